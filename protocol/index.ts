@@ -1,0 +1,3 @@
+export * from './errors.ts'
+export * from './tensor.ts'
+export * from './cells.ts'

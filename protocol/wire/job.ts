@@ -1,0 +1,1803 @@
+import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
+import type { Codec, DecodeOptions } from 'protons-runtime'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export enum DType {
+  DTYPE_UNSPECIFIED = 'DTYPE_UNSPECIFIED',
+  FLOAT32 = 'FLOAT32',
+  INT64 = 'INT64',
+  INT32 = 'INT32',
+  UINT8 = 'UINT8',
+  BOOL = 'BOOL',
+  FLOAT64 = 'FLOAT64'
+}
+
+enum __DTypeValues {
+  DTYPE_UNSPECIFIED = 0,
+  FLOAT32 = 1,
+  INT64 = 2,
+  INT32 = 3,
+  UINT8 = 4,
+  BOOL = 5,
+  FLOAT64 = 6
+}
+
+export namespace DType {
+  export const codec = (): Codec<DType> => {
+    return enumeration<DType>(__DTypeValues)
+  }
+}
+
+export interface Tensor {
+  name: string
+  dtype: DType
+  dims: bigint[]
+  data: Uint8Array<ArrayBuffer>
+}
+
+export namespace Tensor {
+  let _codec: Codec<Tensor>
+
+  export const codec = (): Codec<Tensor> => {
+    if (_codec == null) {
+      _codec = message<Tensor>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.name != null && obj.name !== '')) {
+          w.uint32(10)
+          w.string(obj.name)
+        }
+
+        if (obj.dtype != null && __DTypeValues[obj.dtype] !== 0) {
+          w.uint32(16)
+          DType.codec().encode(obj.dtype, w)
+        }
+
+        if (obj.dims != null && obj.dims.length > 0) {
+          for (const value of obj.dims) {
+            w.uint32(24)
+            w.uint64(value)
+          }
+        }
+
+        if ((obj.data != null && obj.data.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.data)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          name: '',
+          dtype: DType.DTYPE_UNSPECIFIED,
+          dims: [],
+          data: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.name = reader.string()
+              break
+            }
+            case 2: {
+              obj.dtype = DType.codec().decode(reader)
+              break
+            }
+            case 3: {
+              if (opts.limits?.dims != null && obj.dims.length === opts.limits.dims) {
+                throw new MaxLengthError('Decode error - repeated field "dims" had too many elements')
+              }
+
+              obj.dims.push(reader.uint64())
+              break
+            }
+            case 4: {
+              obj.data = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          dims: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.name`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.dtype`,
+                value: DType.codec().decode(reader)
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.dims != null && obj.dims === opts.limits.dims) {
+                throw new MaxLengthError('Streaming decode error - repeated field "dims" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.dims[]`,
+                index: obj.dims,
+                value: reader.uint64()
+              }
+
+              obj.dims++
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.data`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface TensorNameFieldEvent {
+    field: '$.name'
+    value: string
+  }
+
+  export interface TensorDtypeFieldEvent {
+    field: '$.dtype'
+    value: DType
+  }
+
+  export interface TensorDimsFieldEvent {
+    field: '$.dims[]'
+    index: number
+    value: bigint
+  }
+
+  export interface TensorDataFieldEvent {
+    field: '$.data'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Tensor>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Tensor.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Tensor>): Tensor {
+    return decodeMessage(buf, Tensor.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Tensor>): Generator<TensorNameFieldEvent | TensorDtypeFieldEvent | TensorDimsFieldEvent | TensorDataFieldEvent> {
+    return streamMessage(buf, Tensor.codec(), opts)
+  }
+}
+
+export interface Hello {
+  channel: string
+}
+
+export namespace Hello {
+  let _codec: Codec<Hello>
+
+  export const codec = (): Codec<Hello> => {
+    if (_codec == null) {
+      _codec = message<Hello>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.channel != null && obj.channel !== '')) {
+          w.uint32(10)
+          w.string(obj.channel)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          channel: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.channel = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.channel`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface HelloChannelFieldEvent {
+    field: '$.channel'
+    value: string
+  }
+
+  export function encode (obj: Partial<Hello>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Hello.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Hello {
+    return decodeMessage(buf, Hello.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloChannelFieldEvent> {
+    return streamMessage(buf, Hello.codec(), opts)
+  }
+}
+
+export interface ModelInfo {
+  name: string
+  hash: Uint8Array<ArrayBuffer>
+  task: string
+  pricePerUnit: bigint
+  deterministic: boolean
+}
+
+export namespace ModelInfo {
+  let _codec: Codec<ModelInfo>
+
+  export const codec = (): Codec<ModelInfo> => {
+    if (_codec == null) {
+      _codec = message<ModelInfo>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.name != null && obj.name !== '')) {
+          w.uint32(10)
+          w.string(obj.name)
+        }
+
+        if ((obj.hash != null && obj.hash.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.hash)
+        }
+
+        if ((obj.task != null && obj.task !== '')) {
+          w.uint32(26)
+          w.string(obj.task)
+        }
+
+        if ((obj.pricePerUnit != null && obj.pricePerUnit !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.pricePerUnit)
+        }
+
+        if ((obj.deterministic != null && obj.deterministic !== false)) {
+          w.uint32(40)
+          w.bool(obj.deterministic)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          name: '',
+          hash: uint8ArrayAlloc(0),
+          task: '',
+          pricePerUnit: 0n,
+          deterministic: false
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.name = reader.string()
+              break
+            }
+            case 2: {
+              obj.hash = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.task = reader.string()
+              break
+            }
+            case 4: {
+              obj.pricePerUnit = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.deterministic = reader.bool()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.name`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.hash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.task`,
+                value: reader.string()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.pricePerUnit`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.deterministic`,
+                value: reader.bool()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ModelInfoNameFieldEvent {
+    field: '$.name'
+    value: string
+  }
+
+  export interface ModelInfoHashFieldEvent {
+    field: '$.hash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ModelInfoTaskFieldEvent {
+    field: '$.task'
+    value: string
+  }
+
+  export interface ModelInfoPricePerUnitFieldEvent {
+    field: '$.pricePerUnit'
+    value: bigint
+  }
+
+  export interface ModelInfoDeterministicFieldEvent {
+    field: '$.deterministic'
+    value: boolean
+  }
+
+  export function encode (obj: Partial<ModelInfo>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ModelInfo.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelInfo>): ModelInfo {
+    return decodeMessage(buf, ModelInfo.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelInfo>): Generator<ModelInfoNameFieldEvent | ModelInfoHashFieldEvent | ModelInfoTaskFieldEvent | ModelInfoPricePerUnitFieldEvent | ModelInfoDeterministicFieldEvent> {
+    return streamMessage(buf, ModelInfo.codec(), opts)
+  }
+}
+
+export interface Welcome {
+  providerOwner: string
+  provider: string
+  models: ModelInfo[]
+  credit: bigint
+  lastVoucher: Uint8Array<ArrayBuffer>
+  lastVoucherSig: Uint8Array<ArrayBuffer>
+}
+
+export namespace Welcome {
+  let _codec: Codec<Welcome>
+
+  export const codec = (): Codec<Welcome> => {
+    if (_codec == null) {
+      _codec = message<Welcome>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.providerOwner != null && obj.providerOwner !== '')) {
+          w.uint32(10)
+          w.string(obj.providerOwner)
+        }
+
+        if ((obj.provider != null && obj.provider !== '')) {
+          w.uint32(18)
+          w.string(obj.provider)
+        }
+
+        if (obj.models != null && obj.models.length > 0) {
+          for (const value of obj.models) {
+            w.uint32(26)
+            ModelInfo.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.credit != null && obj.credit !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.credit)
+        }
+
+        if ((obj.lastVoucher != null && obj.lastVoucher.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.lastVoucher)
+        }
+
+        if ((obj.lastVoucherSig != null && obj.lastVoucherSig.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.lastVoucherSig)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          providerOwner: '',
+          provider: '',
+          models: [],
+          credit: 0n,
+          lastVoucher: uint8ArrayAlloc(0),
+          lastVoucherSig: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.providerOwner = reader.string()
+              break
+            }
+            case 2: {
+              obj.provider = reader.string()
+              break
+            }
+            case 3: {
+              if (opts.limits?.models != null && obj.models.length === opts.limits.models) {
+                throw new MaxLengthError('Decode error - repeated field "models" had too many elements')
+              }
+
+              obj.models.push(ModelInfo.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.models$
+              }))
+              break
+            }
+            case 4: {
+              obj.credit = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.lastVoucher = reader.bytes()
+              break
+            }
+            case 6: {
+              obj.lastVoucherSig = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          models: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.providerOwner`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.provider`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.models != null && obj.models === opts.limits.models) {
+                throw new MaxLengthError('Streaming decode error - repeated field "models" had too many elements')
+              }
+
+              for (const evt of ModelInfo.codec().stream(reader, reader.uint32(), `${prefix}.models[]`, {
+                limits: opts.limits?.models$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.models
+                }
+              }
+
+              obj.models++
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.credit`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.lastVoucher`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.lastVoucherSig`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface WelcomeProviderOwnerFieldEvent {
+    field: '$.providerOwner'
+    value: string
+  }
+
+  export interface WelcomeProviderFieldEvent {
+    field: '$.provider'
+    value: string
+  }
+
+  export interface WelcomeModelsNameFieldEvent {
+    field: '$.models[].name'
+    value: string
+    index: number
+  }
+
+  export interface WelcomeModelsHashFieldEvent {
+    field: '$.models[].hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface WelcomeModelsTaskFieldEvent {
+    field: '$.models[].task'
+    value: string
+    index: number
+  }
+
+  export interface WelcomeModelsPricePerUnitFieldEvent {
+    field: '$.models[].pricePerUnit'
+    value: bigint
+    index: number
+  }
+
+  export interface WelcomeModelsDeterministicFieldEvent {
+    field: '$.models[].deterministic'
+    value: boolean
+    index: number
+  }
+
+  export interface WelcomeCreditFieldEvent {
+    field: '$.credit'
+    value: bigint
+  }
+
+  export interface WelcomeLastVoucherFieldEvent {
+    field: '$.lastVoucher'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface WelcomeLastVoucherSigFieldEvent {
+    field: '$.lastVoucherSig'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Welcome>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Welcome.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Welcome>): Welcome {
+    return decodeMessage(buf, Welcome.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Welcome>): Generator<WelcomeProviderOwnerFieldEvent | WelcomeProviderFieldEvent | WelcomeModelsNameFieldEvent | WelcomeModelsHashFieldEvent | WelcomeModelsTaskFieldEvent | WelcomeModelsPricePerUnitFieldEvent | WelcomeModelsDeterministicFieldEvent | WelcomeCreditFieldEvent | WelcomeLastVoucherFieldEvent | WelcomeLastVoucherSigFieldEvent> {
+    return streamMessage(buf, Welcome.codec(), opts)
+  }
+}
+
+export interface JobRequest {
+  jobId: bigint
+  modelHash: Uint8Array<ArrayBuffer>
+  inputs: Tensor[]
+}
+
+export namespace JobRequest {
+  let _codec: Codec<JobRequest>
+
+  export const codec = (): Codec<JobRequest> => {
+    if (_codec == null) {
+      _codec = message<JobRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.jobId != null && obj.jobId !== 0n)) {
+          w.uint32(8)
+          w.uint64(obj.jobId)
+        }
+
+        if ((obj.modelHash != null && obj.modelHash.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.modelHash)
+        }
+
+        if (obj.inputs != null && obj.inputs.length > 0) {
+          for (const value of obj.inputs) {
+            w.uint32(26)
+            Tensor.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          jobId: 0n,
+          modelHash: uint8ArrayAlloc(0),
+          inputs: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.jobId = reader.uint64()
+              break
+            }
+            case 2: {
+              obj.modelHash = reader.bytes()
+              break
+            }
+            case 3: {
+              if (opts.limits?.inputs != null && obj.inputs.length === opts.limits.inputs) {
+                throw new MaxLengthError('Decode error - repeated field "inputs" had too many elements')
+              }
+
+              obj.inputs.push(Tensor.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.inputs$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          inputs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.modelHash`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.inputs != null && obj.inputs === opts.limits.inputs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "inputs" had too many elements')
+              }
+
+              for (const evt of Tensor.codec().stream(reader, reader.uint32(), `${prefix}.inputs[]`, {
+                limits: opts.limits?.inputs$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.inputs
+                }
+              }
+
+              obj.inputs++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface JobRequestJobIdFieldEvent {
+    field: '$.jobId'
+    value: bigint
+  }
+
+  export interface JobRequestModelHashFieldEvent {
+    field: '$.modelHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface JobRequestInputsNameFieldEvent {
+    field: '$.inputs[].name'
+    value: string
+    index: number
+  }
+
+  export interface JobRequestInputsDtypeFieldEvent {
+    field: '$.inputs[].dtype'
+    value: DType
+    index: number
+  }
+
+  export interface JobRequestInputsDimsFieldEvent {
+    field: '$.inputs[].dims[]'
+    index: number
+    value: bigint
+  }
+
+  export interface JobRequestInputsDataFieldEvent {
+    field: '$.inputs[].data'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export function encode (obj: Partial<JobRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, JobRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobRequest>): JobRequest {
+    return decodeMessage(buf, JobRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobRequest>): Generator<JobRequestJobIdFieldEvent | JobRequestModelHashFieldEvent | JobRequestInputsNameFieldEvent | JobRequestInputsDtypeFieldEvent | JobRequestInputsDimsFieldEvent | JobRequestInputsDataFieldEvent> {
+    return streamMessage(buf, JobRequest.codec(), opts)
+  }
+}
+
+export interface JobResult {
+  jobId: bigint
+  outputs: Tensor[]
+  receipt: Uint8Array<ArrayBuffer>
+  signature: Uint8Array<ArrayBuffer>
+}
+
+export namespace JobResult {
+  let _codec: Codec<JobResult>
+
+  export const codec = (): Codec<JobResult> => {
+    if (_codec == null) {
+      _codec = message<JobResult>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.jobId != null && obj.jobId !== 0n)) {
+          w.uint32(8)
+          w.uint64(obj.jobId)
+        }
+
+        if (obj.outputs != null && obj.outputs.length > 0) {
+          for (const value of obj.outputs) {
+            w.uint32(18)
+            Tensor.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.receipt != null && obj.receipt.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.receipt)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(34)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          jobId: 0n,
+          outputs: [],
+          receipt: uint8ArrayAlloc(0),
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.jobId = reader.uint64()
+              break
+            }
+            case 2: {
+              if (opts.limits?.outputs != null && obj.outputs.length === opts.limits.outputs) {
+                throw new MaxLengthError('Decode error - repeated field "outputs" had too many elements')
+              }
+
+              obj.outputs.push(Tensor.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.outputs$
+              }))
+              break
+            }
+            case 3: {
+              obj.receipt = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          outputs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 2: {
+              if (opts.limits?.outputs != null && obj.outputs === opts.limits.outputs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "outputs" had too many elements')
+              }
+
+              for (const evt of Tensor.codec().stream(reader, reader.uint32(), `${prefix}.outputs[]`, {
+                limits: opts.limits?.outputs$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.outputs
+                }
+              }
+
+              obj.outputs++
+
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.receipt`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface JobResultJobIdFieldEvent {
+    field: '$.jobId'
+    value: bigint
+  }
+
+  export interface JobResultOutputsNameFieldEvent {
+    field: '$.outputs[].name'
+    value: string
+    index: number
+  }
+
+  export interface JobResultOutputsDtypeFieldEvent {
+    field: '$.outputs[].dtype'
+    value: DType
+    index: number
+  }
+
+  export interface JobResultOutputsDimsFieldEvent {
+    field: '$.outputs[].dims[]'
+    index: number
+    value: bigint
+  }
+
+  export interface JobResultOutputsDataFieldEvent {
+    field: '$.outputs[].data'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface JobResultReceiptFieldEvent {
+    field: '$.receipt'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface JobResultSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<JobResult>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, JobResult.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobResult>): JobResult {
+    return decodeMessage(buf, JobResult.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobResult>): Generator<JobResultJobIdFieldEvent | JobResultOutputsNameFieldEvent | JobResultOutputsDtypeFieldEvent | JobResultOutputsDimsFieldEvent | JobResultOutputsDataFieldEvent | JobResultReceiptFieldEvent | JobResultSignatureFieldEvent> {
+    return streamMessage(buf, JobResult.codec(), opts)
+  }
+}
+
+export interface VoucherFrame {
+  voucher: Uint8Array<ArrayBuffer>
+  signature: Uint8Array<ArrayBuffer>
+}
+
+export namespace VoucherFrame {
+  let _codec: Codec<VoucherFrame>
+
+  export const codec = (): Codec<VoucherFrame> => {
+    if (_codec == null) {
+      _codec = message<VoucherFrame>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.voucher != null && obj.voucher.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.voucher)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          voucher: uint8ArrayAlloc(0),
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.voucher = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.voucher`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface VoucherFrameVoucherFieldEvent {
+    field: '$.voucher'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface VoucherFrameSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<VoucherFrame>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, VoucherFrame.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<VoucherFrame>): VoucherFrame {
+    return decodeMessage(buf, VoucherFrame.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<VoucherFrame>): Generator<VoucherFrameVoucherFieldEvent | VoucherFrameSignatureFieldEvent> {
+    return streamMessage(buf, VoucherFrame.codec(), opts)
+  }
+}
+
+export interface VoucherAck {
+  seqno: number
+}
+
+export namespace VoucherAck {
+  let _codec: Codec<VoucherAck>
+
+  export const codec = (): Codec<VoucherAck> => {
+    if (_codec == null) {
+      _codec = message<VoucherAck>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.seqno != null && obj.seqno !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.seqno)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          seqno: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.seqno = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.seqno`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface VoucherAckSeqnoFieldEvent {
+    field: '$.seqno'
+    value: number
+  }
+
+  export function encode (obj: Partial<VoucherAck>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, VoucherAck.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<VoucherAck>): VoucherAck {
+    return decodeMessage(buf, VoucherAck.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<VoucherAck>): Generator<VoucherAckSeqnoFieldEvent> {
+    return streamMessage(buf, VoucherAck.codec(), opts)
+  }
+}
+
+export interface ErrorFrame {
+  jobId: bigint
+  code: string
+  message: string
+}
+
+export namespace ErrorFrame {
+  let _codec: Codec<ErrorFrame>
+
+  export const codec = (): Codec<ErrorFrame> => {
+    if (_codec == null) {
+      _codec = message<ErrorFrame>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.jobId != null && obj.jobId !== 0n)) {
+          w.uint32(8)
+          w.uint64(obj.jobId)
+        }
+
+        if ((obj.code != null && obj.code !== '')) {
+          w.uint32(18)
+          w.string(obj.code)
+        }
+
+        if ((obj.message != null && obj.message !== '')) {
+          w.uint32(26)
+          w.string(obj.message)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          jobId: 0n,
+          code: '',
+          message: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.jobId = reader.uint64()
+              break
+            }
+            case 2: {
+              obj.code = reader.string()
+              break
+            }
+            case 3: {
+              obj.message = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.code`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.message`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ErrorFrameJobIdFieldEvent {
+    field: '$.jobId'
+    value: bigint
+  }
+
+  export interface ErrorFrameCodeFieldEvent {
+    field: '$.code'
+    value: string
+  }
+
+  export interface ErrorFrameMessageFieldEvent {
+    field: '$.message'
+    value: string
+  }
+
+  export function encode (obj: Partial<ErrorFrame>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ErrorFrame.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ErrorFrame>): ErrorFrame {
+    return decodeMessage(buf, ErrorFrame.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ErrorFrame>): Generator<ErrorFrameJobIdFieldEvent | ErrorFrameCodeFieldEvent | ErrorFrameMessageFieldEvent> {
+    return streamMessage(buf, ErrorFrame.codec(), opts)
+  }
+}
+
+export interface Frame {
+  hello?: Hello
+  welcome?: Welcome
+  job?: JobRequest
+  result?: JobResult
+  voucher?: VoucherFrame
+  voucherAck?: VoucherAck
+  error?: ErrorFrame
+}
+
+export namespace Frame {
+  let _codec: Codec<Frame>
+
+  export const codec = (): Codec<Frame> => {
+    if (_codec == null) {
+      _codec = message<Frame>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.hello != null) {
+          w.uint32(10)
+          Hello.codec().encode(obj.hello, w)
+        }
+
+        if (obj.welcome != null) {
+          w.uint32(18)
+          Welcome.codec().encode(obj.welcome, w)
+        }
+
+        if (obj.job != null) {
+          w.uint32(26)
+          JobRequest.codec().encode(obj.job, w)
+        }
+
+        if (obj.result != null) {
+          w.uint32(34)
+          JobResult.codec().encode(obj.result, w)
+        }
+
+        if (obj.voucher != null) {
+          w.uint32(42)
+          VoucherFrame.codec().encode(obj.voucher, w)
+        }
+
+        if (obj.voucherAck != null) {
+          w.uint32(50)
+          VoucherAck.codec().encode(obj.voucherAck, w)
+        }
+
+        if (obj.error != null) {
+          w.uint32(58)
+          ErrorFrame.codec().encode(obj.error, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.hello = Hello.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.hello
+              })
+              break
+            }
+            case 2: {
+              obj.welcome = Welcome.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.welcome
+              })
+              break
+            }
+            case 3: {
+              obj.job = JobRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.job
+              })
+              break
+            }
+            case 4: {
+              obj.result = JobResult.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.result
+              })
+              break
+            }
+            case 5: {
+              obj.voucher = VoucherFrame.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.voucher
+              })
+              break
+            }
+            case 6: {
+              obj.voucherAck = VoucherAck.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.voucherAck
+              })
+              break
+            }
+            case 7: {
+              obj.error = ErrorFrame.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.error
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * Hello.codec().stream(reader, reader.uint32(), `${prefix}.hello`, {
+                limits: opts.limits?.hello
+              })
+
+              break
+            }
+            case 2: {
+              yield * Welcome.codec().stream(reader, reader.uint32(), `${prefix}.welcome`, {
+                limits: opts.limits?.welcome
+              })
+
+              break
+            }
+            case 3: {
+              yield * JobRequest.codec().stream(reader, reader.uint32(), `${prefix}.job`, {
+                limits: opts.limits?.job
+              })
+
+              break
+            }
+            case 4: {
+              yield * JobResult.codec().stream(reader, reader.uint32(), `${prefix}.result`, {
+                limits: opts.limits?.result
+              })
+
+              break
+            }
+            case 5: {
+              yield * VoucherFrame.codec().stream(reader, reader.uint32(), `${prefix}.voucher`, {
+                limits: opts.limits?.voucher
+              })
+
+              break
+            }
+            case 6: {
+              yield * VoucherAck.codec().stream(reader, reader.uint32(), `${prefix}.voucherAck`, {
+                limits: opts.limits?.voucherAck
+              })
+
+              break
+            }
+            case 7: {
+              yield * ErrorFrame.codec().stream(reader, reader.uint32(), `${prefix}.error`, {
+                limits: opts.limits?.error
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface FrameHelloChannelFieldEvent {
+    field: '$.hello.channel'
+    value: string
+  }
+
+  export interface FrameWelcomeProviderOwnerFieldEvent {
+    field: '$.welcome.providerOwner'
+    value: string
+  }
+
+  export interface FrameWelcomeProviderFieldEvent {
+    field: '$.welcome.provider'
+    value: string
+  }
+
+  export interface FrameWelcomeModelsNameFieldEvent {
+    field: '$.welcome.models[].name'
+    value: string
+    index: number
+  }
+
+  export interface FrameWelcomeModelsHashFieldEvent {
+    field: '$.welcome.models[].hash'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface FrameWelcomeModelsTaskFieldEvent {
+    field: '$.welcome.models[].task'
+    value: string
+    index: number
+  }
+
+  export interface FrameWelcomeModelsPricePerUnitFieldEvent {
+    field: '$.welcome.models[].pricePerUnit'
+    value: bigint
+    index: number
+  }
+
+  export interface FrameWelcomeModelsDeterministicFieldEvent {
+    field: '$.welcome.models[].deterministic'
+    value: boolean
+    index: number
+  }
+
+  export interface FrameWelcomeCreditFieldEvent {
+    field: '$.welcome.credit'
+    value: bigint
+  }
+
+  export interface FrameWelcomeLastVoucherFieldEvent {
+    field: '$.welcome.lastVoucher'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameWelcomeLastVoucherSigFieldEvent {
+    field: '$.welcome.lastVoucherSig'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameJobJobIdFieldEvent {
+    field: '$.job.jobId'
+    value: bigint
+  }
+
+  export interface FrameJobModelHashFieldEvent {
+    field: '$.job.modelHash'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameJobInputsNameFieldEvent {
+    field: '$.job.inputs[].name'
+    value: string
+    index: number
+  }
+
+  export interface FrameJobInputsDtypeFieldEvent {
+    field: '$.job.inputs[].dtype'
+    value: DType
+    index: number
+  }
+
+  export interface FrameJobInputsDimsFieldEvent {
+    field: '$.job.inputs[].dims[]'
+    index: number
+    value: bigint
+  }
+
+  export interface FrameJobInputsDataFieldEvent {
+    field: '$.job.inputs[].data'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface FrameResultJobIdFieldEvent {
+    field: '$.result.jobId'
+    value: bigint
+  }
+
+  export interface FrameResultOutputsNameFieldEvent {
+    field: '$.result.outputs[].name'
+    value: string
+    index: number
+  }
+
+  export interface FrameResultOutputsDtypeFieldEvent {
+    field: '$.result.outputs[].dtype'
+    value: DType
+    index: number
+  }
+
+  export interface FrameResultOutputsDimsFieldEvent {
+    field: '$.result.outputs[].dims[]'
+    index: number
+    value: bigint
+  }
+
+  export interface FrameResultOutputsDataFieldEvent {
+    field: '$.result.outputs[].data'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface FrameResultReceiptFieldEvent {
+    field: '$.result.receipt'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameResultSignatureFieldEvent {
+    field: '$.result.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameVoucherVoucherFieldEvent {
+    field: '$.voucher.voucher'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameVoucherSignatureFieldEvent {
+    field: '$.voucher.signature'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameVoucherAckSeqnoFieldEvent {
+    field: '$.voucherAck.seqno'
+    value: number
+  }
+
+  export interface FrameErrorJobIdFieldEvent {
+    field: '$.error.jobId'
+    value: bigint
+  }
+
+  export interface FrameErrorCodeFieldEvent {
+    field: '$.error.code'
+    value: string
+  }
+
+  export interface FrameErrorMessageFieldEvent {
+    field: '$.error.message'
+    value: string
+  }
+
+  export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Frame.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Frame {
+    return decodeMessage(buf, Frame.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloChannelFieldEvent | FrameWelcomeProviderOwnerFieldEvent | FrameWelcomeProviderFieldEvent | FrameWelcomeModelsNameFieldEvent | FrameWelcomeModelsHashFieldEvent | FrameWelcomeModelsTaskFieldEvent | FrameWelcomeModelsPricePerUnitFieldEvent | FrameWelcomeModelsDeterministicFieldEvent | FrameWelcomeCreditFieldEvent | FrameWelcomeLastVoucherFieldEvent | FrameWelcomeLastVoucherSigFieldEvent | FrameJobJobIdFieldEvent | FrameJobModelHashFieldEvent | FrameJobInputsNameFieldEvent | FrameJobInputsDtypeFieldEvent | FrameJobInputsDimsFieldEvent | FrameJobInputsDataFieldEvent | FrameResultJobIdFieldEvent | FrameResultOutputsNameFieldEvent | FrameResultOutputsDtypeFieldEvent | FrameResultOutputsDimsFieldEvent | FrameResultOutputsDataFieldEvent | FrameResultReceiptFieldEvent | FrameResultSignatureFieldEvent | FrameVoucherVoucherFieldEvent | FrameVoucherSignatureFieldEvent | FrameVoucherAckSeqnoFieldEvent | FrameErrorJobIdFieldEvent | FrameErrorCodeFieldEvent | FrameErrorMessageFieldEvent> {
+    return streamMessage(buf, Frame.codec(), opts)
+  }
+}
