@@ -1,3 +1,7 @@
 export * from './errors.ts'
 export * from './tensor.ts'
 export * from './cells.ts'
+export * from './keys.ts'
+export * from './wire/constants.ts'
+export * from './wire/frames.ts'
+export * from './wire/stream.ts'
