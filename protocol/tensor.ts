@@ -87,5 +87,5 @@ export function float32Tensor (name: string, dims: number[], values: ArrayLike<n
 /** Reads a float32 tensor's values (copies, so alignment never matters). */
 export function float32Values (t: Tensor): Float32Array {
   if (t.dtype !== 'float32') throw new ProtocolError('MALFORMED_TENSOR', `tensor "${t.name}" is ${t.dtype}, not float32`)
-  return new Float32Array(t.data.slice().buffer)
+  return new Float32Array(Uint8Array.from(t.data).buffer)
 }
