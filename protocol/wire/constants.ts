@@ -9,3 +9,27 @@ export const FRAME_LIMITS = {
   maxModels: 256,
   maxStringBytes: 1024
 } as const
+
+/** Codes carried in ErrorFrame.code; both ends switch on these, never on the message text. */
+export const WIRE_ERRORS = [
+  'MALFORMED_FRAME', // undecodable frame or wrong body for this point of the session
+  'FRAME_TOO_LARGE', // length prefix above the limit: the session ends
+  'MALFORMED_TENSOR',
+  'TENSOR_TOO_LARGE',
+  'NO_CHANNEL', // a job or voucher before a Hello that names a channel
+  'BAD_CHANNEL', // channel not deployed, closed, or not opened with this node
+  'UNKNOWN_MODEL',
+  'BAD_INPUT', // tensor names, dtypes or shapes do not match the model
+  'INFERENCE_FAILED',
+  'PAYMENT_REQUIRED', // the previous result is not paid yet (credit exhausted)
+  'DEPOSIT_EXHAUSTED', // the channel's deposit cannot cover this job
+  'MALFORMED_VOUCHER',
+  'BAD_SIGNATURE',
+  'STALE_VOUCHER', // seqno not above the last accepted one
+  'UNDERPAID', // the voucher does not pay for the receipts issued
+  'BAD_RECEIPTS_ROOT',
+  'OVERLOADED',
+  'INTERNAL'
+] as const
+
+export type WireErrorCode = typeof WIRE_ERRORS[number]

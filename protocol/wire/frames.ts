@@ -45,7 +45,7 @@ export function decodeFrame (bytes: Uint8Array | Uint8ArrayList): Frame & { kind
 }
 
 export function toWireTensor (t: Tensor): WireTensor {
-  return { name: t.name, dtype: TO_WIRE[t.dtype], dims: t.dims.map(BigInt), data: t.data as Uint8Array<ArrayBuffer> }
+  return { name: t.name, dtype: TO_WIRE[t.dtype], dims: t.dims.map(BigInt), data: t.data }
 }
 
 export function fromWireTensor (w: WireTensor, maxBytes: number = FRAME_LIMITS.maxTensorBytes): Tensor {

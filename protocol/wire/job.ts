@@ -33,7 +33,7 @@ export interface Tensor {
   name: string
   dtype: DType
   dims: bigint[]
-  data: Uint8Array<ArrayBuffer>
+  data: Uint8Array
 }
 
 export namespace Tensor {
@@ -190,10 +190,10 @@ export namespace Tensor {
 
   export interface TensorDataFieldEvent {
     field: '$.data'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
-  export function encode (obj: Partial<Tensor>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<Tensor>): Uint8Array {
     return encodeMessage(obj, Tensor.codec())
   }
 
@@ -282,7 +282,7 @@ export namespace Hello {
     value: string
   }
 
-  export function encode (obj: Partial<Hello>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<Hello>): Uint8Array {
     return encodeMessage(obj, Hello.codec())
   }
 
@@ -297,7 +297,7 @@ export namespace Hello {
 
 export interface ModelInfo {
   name: string
-  hash: Uint8Array<ArrayBuffer>
+  hash: Uint8Array
   task: string
   pricePerUnit: bigint
   deterministic: boolean
@@ -445,7 +445,7 @@ export namespace ModelInfo {
 
   export interface ModelInfoHashFieldEvent {
     field: '$.hash'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface ModelInfoTaskFieldEvent {
@@ -463,7 +463,7 @@ export namespace ModelInfo {
     value: boolean
   }
 
-  export function encode (obj: Partial<ModelInfo>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<ModelInfo>): Uint8Array {
     return encodeMessage(obj, ModelInfo.codec())
   }
 
@@ -481,8 +481,8 @@ export interface Welcome {
   provider: string
   models: ModelInfo[]
   credit: bigint
-  lastVoucher: Uint8Array<ArrayBuffer>
-  lastVoucherSig: Uint8Array<ArrayBuffer>
+  lastVoucher: Uint8Array
+  lastVoucherSig: Uint8Array
 }
 
 export namespace Welcome {
@@ -678,7 +678,7 @@ export namespace Welcome {
 
   export interface WelcomeModelsHashFieldEvent {
     field: '$.models[].hash'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
     index: number
   }
 
@@ -707,15 +707,15 @@ export namespace Welcome {
 
   export interface WelcomeLastVoucherFieldEvent {
     field: '$.lastVoucher'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface WelcomeLastVoucherSigFieldEvent {
     field: '$.lastVoucherSig'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
-  export function encode (obj: Partial<Welcome>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<Welcome>): Uint8Array {
     return encodeMessage(obj, Welcome.codec())
   }
 
@@ -730,7 +730,7 @@ export namespace Welcome {
 
 export interface JobRequest {
   jobId: bigint
-  modelHash: Uint8Array<ArrayBuffer>
+  modelHash: Uint8Array
   inputs: Tensor[]
 }
 
@@ -865,7 +865,7 @@ export namespace JobRequest {
 
   export interface JobRequestModelHashFieldEvent {
     field: '$.modelHash'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface JobRequestInputsNameFieldEvent {
@@ -888,11 +888,11 @@ export namespace JobRequest {
 
   export interface JobRequestInputsDataFieldEvent {
     field: '$.inputs[].data'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
     index: number
   }
 
-  export function encode (obj: Partial<JobRequest>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<JobRequest>): Uint8Array {
     return encodeMessage(obj, JobRequest.codec())
   }
 
@@ -908,8 +908,8 @@ export namespace JobRequest {
 export interface JobResult {
   jobId: bigint
   outputs: Tensor[]
-  receipt: Uint8Array<ArrayBuffer>
-  signature: Uint8Array<ArrayBuffer>
+  receipt: Uint8Array
+  signature: Uint8Array
 }
 
 export namespace JobResult {
@@ -1078,21 +1078,21 @@ export namespace JobResult {
 
   export interface JobResultOutputsDataFieldEvent {
     field: '$.outputs[].data'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
     index: number
   }
 
   export interface JobResultReceiptFieldEvent {
     field: '$.receipt'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface JobResultSignatureFieldEvent {
     field: '$.signature'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
-  export function encode (obj: Partial<JobResult>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<JobResult>): Uint8Array {
     return encodeMessage(obj, JobResult.codec())
   }
 
@@ -1106,8 +1106,8 @@ export namespace JobResult {
 }
 
 export interface VoucherFrame {
-  voucher: Uint8Array<ArrayBuffer>
-  signature: Uint8Array<ArrayBuffer>
+  voucher: Uint8Array
+  signature: Uint8Array
 }
 
 export namespace VoucherFrame {
@@ -1196,15 +1196,15 @@ export namespace VoucherFrame {
 
   export interface VoucherFrameVoucherFieldEvent {
     field: '$.voucher'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface VoucherFrameSignatureFieldEvent {
     field: '$.signature'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
-  export function encode (obj: Partial<VoucherFrame>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<VoucherFrame>): Uint8Array {
     return encodeMessage(obj, VoucherFrame.codec())
   }
 
@@ -1293,7 +1293,7 @@ export namespace VoucherAck {
     value: number
   }
 
-  export function encode (obj: Partial<VoucherAck>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<VoucherAck>): Uint8Array {
     return encodeMessage(obj, VoucherAck.codec())
   }
 
@@ -1428,7 +1428,7 @@ export namespace ErrorFrame {
     value: string
   }
 
-  export function encode (obj: Partial<ErrorFrame>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<ErrorFrame>): Uint8Array {
     return encodeMessage(obj, ErrorFrame.codec())
   }
 
@@ -1649,7 +1649,7 @@ export namespace Frame {
 
   export interface FrameWelcomeModelsHashFieldEvent {
     field: '$.welcome.models[].hash'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
     index: number
   }
 
@@ -1678,12 +1678,12 @@ export namespace Frame {
 
   export interface FrameWelcomeLastVoucherFieldEvent {
     field: '$.welcome.lastVoucher'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface FrameWelcomeLastVoucherSigFieldEvent {
     field: '$.welcome.lastVoucherSig'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface FrameJobJobIdFieldEvent {
@@ -1693,7 +1693,7 @@ export namespace Frame {
 
   export interface FrameJobModelHashFieldEvent {
     field: '$.job.modelHash'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface FrameJobInputsNameFieldEvent {
@@ -1716,7 +1716,7 @@ export namespace Frame {
 
   export interface FrameJobInputsDataFieldEvent {
     field: '$.job.inputs[].data'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
     index: number
   }
 
@@ -1745,28 +1745,28 @@ export namespace Frame {
 
   export interface FrameResultOutputsDataFieldEvent {
     field: '$.result.outputs[].data'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
     index: number
   }
 
   export interface FrameResultReceiptFieldEvent {
     field: '$.result.receipt'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface FrameResultSignatureFieldEvent {
     field: '$.result.signature'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface FrameVoucherVoucherFieldEvent {
     field: '$.voucher.voucher'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface FrameVoucherSignatureFieldEvent {
     field: '$.voucher.signature'
-    value: Uint8Array<ArrayBuffer>
+    value: Uint8Array
   }
 
   export interface FrameVoucherAckSeqnoFieldEvent {
@@ -1789,7 +1789,7 @@ export namespace Frame {
     value: string
   }
 
-  export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
+  export function encode (obj: Partial<Frame>): Uint8Array {
     return encodeMessage(obj, Frame.codec())
   }
 

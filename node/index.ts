@@ -1,0 +1,8 @@
+export { ProviderNode, type ProviderNodeOptions } from './provider-node.ts'
+export { NodeConfigSchema, parseNodeConfig, loadNodeConfig, ConfigError, type NodeConfig } from './config.ts'
+export { createKeyFile, readKeyFile, KeyFileError } from './keyfile.ts'
+export { ModelStore } from './models.ts'
+export { JobService, JobError } from './job-service.ts'
+export { VoucherStore, type ChannelLedger, type Payout } from './vouchers.ts'
+export { Settlement, ClaimError, explorerFor } from './settlement.ts'
+export * from './errors.ts'

@@ -1,0 +1,287 @@
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { Address, type Cell } from '@ton/core'
+import type { Logger } from 'pino'
+import {
+  buildReceipt, cellFromBoc, nextReceiptsRoot, parseVoucher, receiptCost, signCell, verifyCell
+} from '../protocol/cells.ts'
+import { ProtocolError } from '../protocol/errors.ts'
+import { hashTensors, type Tensor } from '../protocol/tensor.ts'
+import { JOB_PROTOCOL, WIRE_ERRORS, type WireErrorCode } from '../protocol/wire/constants.ts'
+import { fromWireTensors, toWireTensor, type Frame, type JobRequest, type VoucherFrame } from '../protocol/wire/frames.ts'
+import { FrameStream } from '../protocol/wire/stream.ts'
+import type { Identity } from '../protocol/keys.ts'
+import type { ChannelState } from './chain.ts'
+import type { ChannelLedger, VoucherStore } from './vouchers.ts'
+
+export interface ServedModel {
+  name: string
+  hash: Buffer
+  task: string
+  pricePerUnit: bigint
+  deterministic: boolean
+}
+
+export interface Inference {
+  list(): ServedModel[]
+  run(modelHash: Buffer, inputs: Tensor[]): Promise<{ outputs: Tensor[], units: number }>
+}
+
+export interface ChannelReader {
+  /** The channel as deployed, checked to be a genuine channel of this node; undefined otherwise. */
+  channelFor(address: Address): Promise<ChannelState | undefined>
+}
+
+export interface JobServiceComponents {
+  libp2p: Libp2p
+  identity: Identity
+  models: Inference
+  vouchers: VoucherStore
+  chain: ChannelReader
+  logger: Logger
+}
+
+export interface JobServiceInit {
+  providerOwner: Address
+  provider: Address
+  /** nanoton served beyond the last voucher; 0 = one job at a time (the default) */
+  credit?: bigint
+  maxSessions?: number
+  /** called after every voucher is stored, so settlement can decide whether to claim */
+  onVoucher?: (ledger: ChannelLedger) => void
+  /** unix seconds for receipts (injected so tests control time) */
+  now?: () => number
+}
+
+/** A typed failure that ends up as an ErrorFrame; the session goes on unless `fatal`. */
+export class JobError extends Error {
+  override name = 'JobError'
+  constructor (readonly code: WireErrorCode, message: string, readonly fatal = false) {
+    super(message)
+  }
+}
+
+interface Unpaid { receipt: Cell, cost: bigint }
+
+/** Serves /silk/job/1.0.0: one long-lived stream per client session, frames in order. */
+export class JobService {
+  private readonly sessions = new Map<string, Session>()
+  private started = false
+
+  constructor (readonly components: JobServiceComponents, readonly init: JobServiceInit) {}
+
+  async start (): Promise<void> {
+    if (this.started) return
+    await this.components.libp2p.handle(JOB_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, {
+      maxInboundStreams: this.init.maxSessions ?? 256
+    })
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.components.libp2p.unhandle(JOB_PROTOCOL)
+    await Promise.all([...this.sessions.values()].map(async (s) => { await s.close() }))
+    this.sessions.clear()
+  }
+
+  get activeSessions (): number {
+    return this.sessions.size
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const session = new Session(this, new FrameStream(stream), connection.remotePeer.toString())
+    try {
+      await session.run()
+    } catch (err) {
+      this.components.logger.debug({ peer: session.peer, err: (err as Error).message }, 'session ended')
+    } finally {
+      if (session.channel !== undefined && this.sessions.get(session.channel.toRawString()) === session) {
+        this.sessions.delete(session.channel.toRawString())
+      }
+      await session.close()
+    }
+  }
+
+  /** One live session per channel: a reconnecting client takes over from its stale session. */
+  bind (session: Session, channel: Address): void {
+    const key = channel.toRawString()
+    const previous = this.sessions.get(key)
+    if (previous !== undefined && previous !== session) void previous.close()
+    this.sessions.set(key, session)
+  }
+}
+
+class Session {
+  channel?: Address
+  private state?: ChannelState
+  private unpaid: Unpaid[] = []
+
+  constructor (private readonly service: JobService, private readonly frames: FrameStream, readonly peer: string) {}
+
+  private get c (): JobServiceComponents { return this.service.components }
+
+  async run (): Promise<void> {
+    for (;;) {
+      let frame
+      try {
+        frame = await this.frames.read()
+      } catch (err) {
+        if (err instanceof ProtocolError) {
+          // An oversize length prefix leaves the stream mid-frame: say why, then end the session.
+          const jobErr = toJobError(err)
+          await this.sendError(0n, jobErr)
+          if (jobErr.fatal) return
+          continue
+        }
+        return // stream closed or reset
+      }
+      try {
+        await this.dispatch(frame)
+      } catch (err) {
+        const jobId = frame.job?.jobId ?? 0n
+        const jobErr = toJobError(err)
+        if (jobErr.code === 'INTERNAL') this.c.logger.error({ err }, 'job failed')
+        await this.sendError(jobId, jobErr)
+        if (jobErr.fatal) return
+      }
+    }
+  }
+
+  async close (): Promise<void> {
+    try { await this.frames.stream.close() } catch { this.frames.stream.abort(new Error('session closed')) }
+  }
+
+  private async dispatch (frame: Frame & { kind: string }): Promise<void> {
+    switch (frame.kind) {
+      case 'hello': return await this.hello(frame.hello!.channel)
+      case 'job': return await this.job(frame.job!)
+      case 'voucher': return await this.voucher(frame.voucher!)
+      default: throw new JobError('MALFORMED_FRAME', `a client does not send ${frame.kind} frames`)
+    }
+  }
+
+  private async hello (channelText: string): Promise<void> {
+    const { init } = this.service
+    const welcome: NonNullable<Frame['welcome']> = {
+      providerOwner: init.providerOwner.toRawString(),
+      provider: init.provider.toRawString(),
+      models: this.c.models.list().map((m) => ({
+        name: m.name, hash: m.hash, task: m.task, pricePerUnit: m.pricePerUnit, deterministic: m.deterministic
+      })),
+      credit: init.credit ?? 0n,
+      lastVoucher: new Uint8Array(0),
+      lastVoucherSig: new Uint8Array(0)
+    }
+    if (channelText !== '') {
+      let channel: Address
+      try { channel = Address.parse(channelText) } catch { throw new JobError('BAD_CHANNEL', 'channel is not a TON address') }
+      const state = await this.c.chain.channelFor(channel)
+      if (state === undefined) throw new JobError('BAD_CHANNEL', `channel ${channel.toRawString()} is not an open channel with this node`)
+      this.channel = channel
+      this.state = state
+      this.unpaid = []
+      this.service.bind(this, channel)
+      const ledger = this.c.vouchers.get(channel)
+      if (ledger.voucher !== undefined && ledger.clientSig !== undefined) {
+        welcome.lastVoucher = ledger.voucher
+        welcome.lastVoucherSig = ledger.clientSig
+      }
+    }
+    await this.frames.write({ welcome })
+  }
+
+  private async job (req: JobRequest): Promise<void> {
+    if (this.channel === undefined || this.state === undefined) throw new JobError('NO_CHANNEL', 'send a Hello naming your channel before jobs')
+    const credit = this.service.init.credit ?? 0n
+    const owed = this.unpaid.reduce((sum, u) => sum + u.cost, 0n)
+    if (this.unpaid.length > 0 && owed >= credit) {
+      throw new JobError('PAYMENT_REQUIRED', `${owed} nanoton of results are unpaid; send a voucher first`)
+    }
+    const inputs = fromWireTensors(req.inputs)
+    const modelHash = Buffer.from(req.modelHash)
+    const model = this.c.models.list().find((m) => m.hash.equals(modelHash))
+    if (model === undefined) throw new JobError('UNKNOWN_MODEL', `no model with hash ${modelHash.toString('hex')} here`)
+    const ledger = this.c.vouchers.get(this.channel)
+    if (ledger.amount + owed + model.pricePerUnit > this.state.deposit) {
+      throw new JobError('DEPOSIT_EXHAUSTED', 'the channel deposit cannot cover another job; top it up')
+    }
+    const { outputs, units } = await this.c.models.run(modelHash, inputs)
+    const receipt = {
+      channel: this.channel,
+      jobId: req.jobId,
+      units,
+      price: model.pricePerUnit,
+      deterministic: model.deterministic,
+      time: this.service.init.now?.() ?? Math.floor(Date.now() / 1000),
+      modelHash,
+      inputHash: hashTensors(inputs),
+      outputHash: hashTensors(outputs)
+    }
+    const cost = receiptCost(receipt)
+    if (ledger.amount + owed + cost > this.state.deposit) {
+      throw new JobError('DEPOSIT_EXHAUSTED', `this job costs ${cost} nanoton, more than the channel deposit has left`)
+    }
+    const cell = buildReceipt(receipt)
+    this.unpaid.push({ receipt: cell, cost })
+    await this.frames.write({
+      result: {
+        jobId: req.jobId,
+        outputs: outputs.map(toWireTensor),
+        receipt: cell.toBoc(),
+        signature: signCell(cell, this.c.identity.keyPair.secretKey)
+      }
+    })
+  }
+
+  /** Accepts a voucher that pays exactly for a prefix of the unpaid receipts, then stores it durably. */
+  private async voucher (frame: VoucherFrame): Promise<void> {
+    if (this.channel === undefined || this.state === undefined) throw new JobError('NO_CHANNEL', 'send a Hello naming your channel before vouchers')
+    const cell = cellFromBoc(frame.voucher, 'MALFORMED_VOUCHER')
+    const v = parseVoucher(cell)
+    if (!v.channel.equals(this.channel)) throw new JobError('MALFORMED_VOUCHER', 'voucher names another channel')
+    if (!verifyCell(cell, frame.signature, this.state.clientKey)) throw new JobError('BAD_SIGNATURE', 'voucher signature does not match the channel client key')
+    const ledger = this.c.vouchers.get(this.channel)
+    if (v.seqno <= ledger.seqno) throw new JobError('STALE_VOUCHER', `voucher seqno ${v.seqno} is not above ${ledger.seqno}`)
+    if (v.amount > this.state.deposit) throw new JobError('UNDERPAID', 'voucher exceeds the channel deposit')
+    let root = ledger.root
+    let amount = ledger.amount
+    let covered = 0
+    for (const u of this.unpaid) {
+      if (amount >= v.amount) break
+      root = nextReceiptsRoot(root, u.receipt)
+      amount += u.cost
+      covered++
+    }
+    if (covered === 0 || amount !== v.amount) {
+      const due = this.unpaid.reduce((sum, u) => sum + u.cost, ledger.amount)
+      throw new JobError('UNDERPAID', `voucher pays ${v.amount} nanoton in total; the receipts issued come to ${due}`)
+    }
+    if (!root.equals(v.receiptsRoot)) throw new JobError('BAD_RECEIPTS_ROOT', 'voucher receipts root does not match the receipts issued')
+    const next: ChannelLedger = { ...ledger, seqno: v.seqno, amount: v.amount, root, voucher: cell.toBoc(), clientSig: Buffer.from(frame.signature) }
+    await this.c.vouchers.save(next)
+    this.unpaid = this.unpaid.slice(covered)
+    await this.frames.write({ voucherAck: { seqno: v.seqno } })
+    this.service.init.onVoucher?.(next)
+  }
+
+  private async sendError (jobId: bigint, err: JobError): Promise<void> {
+    try {
+      await this.frames.write({ error: { jobId, code: err.code, message: err.message } })
+    } catch {
+      // the peer is gone; nothing to tell
+    }
+  }
+}
+
+const PASSED_THROUGH = new Set<string>(WIRE_ERRORS)
+
+/** Maps any failure to what the client is told: typed codes pass through, the rest is INTERNAL. */
+function toJobError (err: unknown): JobError {
+  if (err instanceof JobError) return err
+  const code = (err as { code?: unknown } | undefined)?.code
+  if (err instanceof Error && typeof code === 'string' && PASSED_THROUGH.has(code)) {
+    return new JobError(code as WireErrorCode, err.message, code === 'FRAME_TOO_LARGE')
+  }
+  return new JobError('INTERNAL', 'internal error')
+}

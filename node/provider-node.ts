@@ -1,0 +1,101 @@
+import { Address } from '@ton/core'
+import type { TonClient } from '@ton/ton'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { pino, type Logger } from 'pino'
+import { providerAddress } from '../contracts/index.ts'
+import { chainClient } from '../devnet/client.ts'
+import type { Identity } from '../protocol/keys.ts'
+import { ChainChannels } from './chain.ts'
+import type { NodeConfig } from './config.ts'
+import { createHost, type Host } from './host.ts'
+import { JobService } from './job-service.ts'
+import { readKeyFile } from './keyfile.ts'
+import { ModelStore } from './models.ts'
+import { explorerFor, Settlement } from './settlement.ts'
+import { VoucherStore } from './vouchers.ts'
+
+export interface ProviderNodeOptions {
+  config: NodeConfig
+  identity: Identity
+  chain?: TonClient
+  logger?: Logger
+}
+
+/** A provider node: models, libp2p host, job service, voucher store and settlement, wired together. */
+export class ProviderNode {
+  readonly identity: Identity
+  readonly models: ModelStore
+  readonly vouchers: VoucherStore
+  readonly settlement: Settlement
+  readonly chain: TonClient
+  readonly logger: Logger
+  readonly providerOwner: Address
+  readonly provider: Address
+  private host?: Host
+  private jobs?: JobService
+
+  constructor (private readonly options: ProviderNodeOptions) {
+    const { config, identity } = options
+    this.identity = identity
+    this.logger = options.logger ?? pino({ level: config.logLevel })
+    this.chain = options.chain ?? chainClient(config.chain.endpoint, config.chain.apiKey)
+    this.providerOwner = Address.parse(config.providerOwner)
+    const registry = Address.parse(config.chain.registry)
+    this.provider = providerAddress(registry, this.providerOwner, identity.keyPair.publicKey)
+    this.models = new ModelStore({ dir: config.modelsDir, executionProviders: config.executionProviders, logger: this.logger })
+    this.vouchers = new VoucherStore(config.dataDir)
+    this.settlement = new Settlement(
+      { chain: this.chain, identity, vouchers: this.vouchers, logger: this.logger },
+      { threshold: config.claimThreshold, explorer: explorerFor(config.chain.network, config.chain.endpoint) }
+    )
+  }
+
+  static async fromConfig (config: NodeConfig, logger?: Logger): Promise<ProviderNode> {
+    const identity = await readKeyFile(config.keyFile)
+    return new ProviderNode({ config, identity, ...(logger !== undefined ? { logger } : {}) })
+  }
+
+  get addresses (): Multiaddr[] {
+    return this.host?.getMultiaddrs() ?? []
+  }
+
+  async start (): Promise<void> {
+    if (this.host !== undefined) return
+    const { config } = this.options
+    await this.models.start()
+    await this.vouchers.start()
+    await this.settlement.start()
+    this.host = await createHost(this.identity, config.listen)
+    const registry = Address.parse(config.chain.registry)
+    this.jobs = new JobService(
+      {
+        libp2p: this.host,
+        identity: this.identity,
+        models: this.models,
+        vouchers: this.vouchers,
+        chain: new ChainChannels(this.chain, { registry, providerOwner: this.providerOwner, nodeKey: this.identity.keyPair.publicKey }),
+        logger: this.logger
+      },
+      {
+        providerOwner: this.providerOwner,
+        provider: this.provider,
+        credit: config.credit,
+        onVoucher: (ledger) => { this.settlement.onVoucher(ledger) }
+      }
+    )
+    await this.jobs.start()
+    this.logger.info({ peer: this.identity.peerId.toString(), addrs: this.addresses.map(String), provider: this.provider.toString(), models: this.models.list().map((m) => m.name) }, 'node started')
+  }
+
+  /** Stops taking sessions, waits for queued claims, then closes the host and the models. */
+  async stop (): Promise<void> {
+    if (this.host === undefined) return
+    await this.jobs?.stop()
+    await this.settlement.stop()
+    await this.host.stop()
+    await this.vouchers.stop()
+    await this.models.stop()
+    this.host = undefined
+    this.jobs = undefined
+  }
+}

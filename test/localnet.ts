@@ -1,0 +1,89 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { toNano, type Address } from '@ton/core'
+import type { TonClient } from '@ton/ton'
+import { pino } from 'pino'
+import { deployRegistry, registerProvider } from '../chain/operations.ts'
+import { chainClient, faucet, walletFromKey, type KeyWallet } from '../devnet/client.ts'
+import { startDevnet, type Devnet } from '../devnet/server.ts'
+import { SilkClient } from '../client/index.ts'
+import { parseNodeConfig, type NodeConfig } from '../node/config.ts'
+import { ProviderNode } from '../node/provider-node.ts'
+import { identityFromSeed, type Identity } from '../protocol/keys.ts'
+
+export const MODELS_DIR = new URL('../models', import.meta.url).pathname
+export const FEE_BPS = 250
+export const MIN_STAKE = toNano('10')
+
+/** A whole local Silk network in one process: devnet, registry, and helpers to add nodes and clients. */
+export interface LocalNet {
+  devnet: Devnet
+  chain: TonClient
+  registry: Address
+  dir: string
+  addNode(opts?: { stake?: bigint, register?: boolean, config?: Partial<Record<keyof NodeConfig, unknown>> }): Promise<{ node: ProviderNode, owner: KeyWallet, identity: Identity }>
+  addClient(funds?: bigint): Promise<{ client: SilkClient, wallet: KeyWallet }>
+  close(): Promise<void>
+}
+
+export async function wallet (devnet: Devnet, amount: bigint): Promise<KeyWallet> {
+  const w = walletFromKey(randomBytes(32))
+  await faucet(devnet.baseUrl, w.address, amount)
+  return w
+}
+
+export async function startLocalNet (): Promise<LocalNet> {
+  const devnet = await startDevnet()
+  const chain = chainClient(devnet.endpoint)
+  const dir = await mkdtemp(join(tmpdir(), 'silk-test-'))
+  const governor = await wallet(devnet, toNano('10'))
+  const registry = await deployRegistry(chain, governor, { feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: 3600 })
+  const nodes: ProviderNode[] = []
+  const clients: SilkClient[] = []
+  const logger = pino({ level: 'silent' })
+  let n = 0
+  return {
+    devnet,
+    chain,
+    registry: registry.address,
+    dir,
+    async addNode (opts = {}) {
+      const identity = await identityFromSeed(randomBytes(32))
+      const owner = await wallet(devnet, toNano('100'))
+      if (opts.register !== false) await registerProvider(chain, registry.address, owner, identity.keyPair.publicKey, opts.stake ?? MIN_STAKE)
+      await faucet(devnet.baseUrl, walletFromKey(identity.keyPair).address, toNano('5'))
+      const config = parseNodeConfig({
+        keyFile: 'unused',
+        providerOwner: owner.address.toString(),
+        chain: { network: 'local', endpoint: devnet.endpoint, registry: registry.address.toString() },
+        modelsDir: MODELS_DIR,
+        dataDir: join(dir, `node-${n++}`),
+        ...opts.config
+      }, dir)
+      const node = new ProviderNode({ config, identity, chain, logger })
+      await node.start()
+      nodes.push(node)
+      return { node, owner, identity }
+    },
+    async addClient (funds = toNano('50')) {
+      const w = await wallet(devnet, funds)
+      const client = new SilkClient({
+        chain,
+        registry: registry.address,
+        wallet: { address: w.address, sender: chain.open(w.wallet).sender(w.keyPair.secretKey) },
+        clientKey: w.keyPair
+      })
+      await client.start()
+      clients.push(client)
+      return { client, wallet: w }
+    },
+    async close () {
+      await Promise.all(clients.map(async (c) => { await c.stop() }))
+      await Promise.all(nodes.map(async (nd) => { await nd.stop() }))
+      await devnet.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
