@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Address, toNano } from '@ton/core'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { pino } from 'pino'
+import {
+  buildVoucher, float32Tensor, FrameStream, JOB_PROTOCOL, signCell, toWireTensor, identityFromSeed,
+  type Frame, type Tensor
+} from '../protocol/index.ts'
+import { transportOptions } from '../protocol/transport.ts'
+import { providerAddress } from '../contracts/index.ts'
+import { InvalidReceiptError, JobFailedError, ProviderRejectedError } from '../client/index.ts'
+import { registerProvider } from '../chain/operations.ts'
+import { ChainChannels } from '../node/chain.ts'
+import { createHost } from '../node/host.ts'
+import { JobService } from '../node/job-service.ts'
+import { ModelStore } from '../node/models.ts'
+import { VoucherStore } from '../node/vouchers.ts'
+import { MIN_STAKE, MODELS_DIR, startLocalNet, wallet, type LocalNet } from './localnet.ts'
+
+const x = (n = 64): Tensor => float32Tensor('x', [1, n], Array.from({ length: n }, (_, i) => i / n))
+
+describe('bad input gets a typed error and the node keeps serving', () => {
+  let net: LocalNet
+  let node: Awaited<ReturnType<LocalNet['addNode']>>['node']
+  let raw: Libp2p
+  let channel: Address
+  let modelHash: Uint8Array
+  let clientKey: { secretKey: Buffer }
+
+  /** A raw session on the node, bound to the test client's channel, for sending hand-made frames. */
+  async function rawSession (bind = true): Promise<FrameStream> {
+    const frames = new FrameStream(await raw.dialProtocol(node.addresses[0]!, JOB_PROTOCOL))
+    if (bind) {
+      await frames.write({ hello: { channel: channel.toRawString() } })
+      expect((await frames.read()).kind).toBe('welcome')
+    }
+    return frames
+  }
+
+  async function errorFor (frames: FrameStream, frame: Frame): Promise<string> {
+    await frames.write(frame)
+    const reply = await frames.read()
+    return reply.kind === 'error' ? reply.error!.code : `got ${reply.kind}`
+  }
+
+  beforeAll(async () => {
+    net = await startLocalNet()
+    ;({ node } = await net.addNode())
+    const { client, wallet: w } = await net.addClient()
+    clientKey = w.keyPair
+    const provider = await client.connect(node.addresses[0]!)
+    channel = await client.openChannel(provider, toNano('1'))
+    modelHash = provider.session.model('mlp-64-10').hash
+    await provider.session.close()
+    raw = await createLibp2p(transportOptions(undefined))
+  })
+  afterAll(async () => {
+    await raw?.stop()
+    await net?.close()
+  })
+
+  it('answers a job before any channel with NO_CHANNEL, and an unknown channel with BAD_CHANNEL', async () => {
+    const frames = await rawSession(false)
+    expect(await errorFor(frames, { job: { jobId: 1n, modelHash, inputs: [toWireTensor(x())] } })).toBe('NO_CHANNEL')
+    expect(await errorFor(frames, { hello: { channel: new Address(0, randomBytes(32)).toRawString() } })).toBe('BAD_CHANNEL')
+    expect(await errorFor(frames, { hello: { channel: 'not an address' } })).toBe('BAD_CHANNEL')
+  })
+
+  it('rejects undecodable frames, unknown models, wrong shapes, dtypes and sizes, then still runs a good job', async () => {
+    const frames = await rawSession()
+    await frames.stream.send(Uint8Array.from([3, 0xff, 0xff, 0xff]))
+    expect((await frames.read()).error?.code).toBe('MALFORMED_FRAME')
+    expect(await errorFor(frames, { job: { jobId: 2n, modelHash: new Uint8Array(32), inputs: [toWireTensor(x())] } })).toBe('UNKNOWN_MODEL')
+    expect(await errorFor(frames, { job: { jobId: 3n, modelHash, inputs: [toWireTensor(x(63))] } })).toBe('BAD_INPUT')
+    const int32 = { name: 'x', dtype: 'int32' as const, dims: [1, 64], data: new Uint8Array(256) }
+    expect(await errorFor(frames, { job: { jobId: 4n, modelHash, inputs: [toWireTensor(int32)] } })).toBe('BAD_INPUT')
+    const short = { ...toWireTensor(x()), data: new Uint8Array(10) }
+    expect(await errorFor(frames, { job: { jobId: 5n, modelHash, inputs: [short] } })).toBe('MALFORMED_TENSOR')
+    expect(await errorFor(frames, { welcome: { providerOwner: '', provider: '', models: [], credit: 0n, lastVoucher: new Uint8Array(), lastVoucherSig: new Uint8Array() } })).toBe('MALFORMED_FRAME')
+    await frames.write({ job: { jobId: 6n, modelHash, inputs: [toWireTensor(x())] } })
+    const ok = await frames.read()
+    expect(ok.kind).toBe('result')
+    expect(ok.result!.jobId).toBe(6n)
+    await frames.stream.close()
+  })
+
+  it('cuts off a peer that announces an oversize frame, without affecting another session', async () => {
+    const bad = await rawSession(false)
+    const good = await rawSession()
+    // varint length prefix of 64 MiB, above the 16 MiB frame limit
+    await bad.stream.send(Uint8Array.from([0x80, 0x80, 0x80, 0x20]))
+    expect((await bad.read()).error?.code).toBe('FRAME_TOO_LARGE')
+    await expect(bad.read()).rejects.toThrow()
+    await good.write({ job: { jobId: 1n, modelHash, inputs: [toWireTensor(x())] } })
+    expect((await good.read()).kind).toBe('result')
+    await good.stream.close()
+  })
+
+  it('refuses vouchers that underpay, are not signed by the client, or replay an old seqno', async () => {
+    const frames = await rawSession()
+    const welcome = node.vouchers.get(channel)
+    await frames.write({ job: { jobId: 10n, modelHash, inputs: [toWireTensor(x())] } })
+    expect((await frames.read()).kind).toBe('result')
+    expect(await errorFor(frames, { job: { jobId: 11n, modelHash, inputs: [toWireTensor(x())] } })).toBe('PAYMENT_REQUIRED')
+
+    const underpaying = buildVoucher({ channel, seqno: welcome.seqno + 1, amount: welcome.amount + 1n, receiptsRoot: Buffer.alloc(32) })
+    expect(await errorFor(frames, { voucher: { voucher: underpaying.toBoc(), signature: signCell(underpaying, clientKey.secretKey) } })).toBe('UNDERPAID')
+    const stranger = await identityFromSeed(randomBytes(32))
+    expect(await errorFor(frames, { voucher: { voucher: underpaying.toBoc(), signature: signCell(underpaying, stranger.keyPair.secretKey) } })).toBe('BAD_SIGNATURE')
+    expect(await errorFor(frames, { voucher: { voucher: Buffer.from('garbage'), signature: new Uint8Array(64) } })).toBe('MALFORMED_VOUCHER')
+    const stale = buildVoucher({ channel, seqno: welcome.seqno, amount: welcome.amount, receiptsRoot: welcome.root })
+    expect(await errorFor(frames, { voucher: { voucher: stale.toBoc(), signature: signCell(stale, clientKey.secretKey) } })).toBe('STALE_VOUCHER')
+    expect(node.vouchers.get(channel).seqno).toBe(welcome.seqno)
+    await frames.stream.close()
+  })
+
+  it('the client refuses a peer with no Provider contract on chain', async () => {
+    const { node: unregistered } = await net.addNode({ register: false })
+    const { client } = await net.addClient(toNano('5'))
+    const err = await client.connect(unregistered.addresses[0]!).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ProviderRejectedError)
+    expect((err as ProviderRejectedError).reason).toBe('NOT_REGISTERED')
+  })
+})
+
+describe('a node whose receipts are not signed by its on-chain key', () => {
+  let net: LocalNet
+  beforeAll(async () => { net = await startLocalNet() })
+  afterAll(async () => { await net?.close() })
+
+  it('is not paid: the client raises InvalidReceiptError and sends no voucher', async () => {
+    const key = await identityFromSeed(randomBytes(32))
+    const otherKey = await identityFromSeed(randomBytes(32))
+    const owner = await wallet(net.devnet, toNano('50'))
+    await registerProvider(net.chain, net.registry, owner, key.keyPair.publicKey, MIN_STAKE)
+    const host = await createHost(key, ['/ip4/127.0.0.1/tcp/0'])
+    const models = new ModelStore({ dir: MODELS_DIR })
+    await models.start()
+    const vouchers = new VoucherStore(`${net.dir}/liar`)
+    await vouchers.start()
+    const jobs = new JobService({
+      libp2p: host,
+      identity: otherKey, // signs receipts with a key that is not the peer's nor the registered one
+      models,
+      vouchers,
+      chain: new ChainChannels(net.chain, { registry: net.registry, providerOwner: owner.address, nodeKey: key.keyPair.publicKey }),
+      logger: pino({ level: 'silent' })
+    }, { providerOwner: owner.address, provider: providerAddress(net.registry, owner.address, key.keyPair.publicKey) })
+    await jobs.start()
+    try {
+      const { client } = await net.addClient()
+      const provider = await client.connect(host.getMultiaddrs()[0]!)
+      await client.openChannel(provider, toNano('1'))
+      const err = await provider.session.run('mlp-64-10', [x()]).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(InvalidReceiptError)
+      expect((err as InvalidReceiptError).reason).toBe('BAD_SIGNATURE')
+      expect(provider.session.paid.seqno).toBe(0)
+      // the node got no voucher, so it will not serve more on credit
+      const next = await provider.session.run('mlp-64-10', [x()]).catch((e: unknown) => e)
+      expect((next as JobFailedError).code).toBe('PAYMENT_REQUIRED')
+    } finally {
+      await jobs.stop()
+      await host.stop()
+      await models.stop()
+    }
+  })
+})
