@@ -1,7 +1,7 @@
 import { internal, type Address } from '@ton/core'
 import type { TonClient } from '@ton/ton'
 import { Fees, Provider, providerAddress, Registry, type RegistryConfig } from '../contracts/index.ts'
-import { sendAndWait, type KeyWallet } from '../devnet/client.ts'
+import { sendAndWait, type KeyWallet } from './client.ts'
 
 // Operator actions, each a wallet transfer followed by a wait for its effect, through any TON HTTP
 // API. Used by the CLI, the demo and the tests alike.
