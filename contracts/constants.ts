@@ -31,7 +31,24 @@ export const Errors = {
   channelClosed: 116,
   closeNotReady: 117, // finish_close before start_close or before the delay
   alreadyClosing: 118,
+  malformedVoucher: 119, // claim carries a cell that is not a voucher
   unknownOp: 0xffff
 } as const
 
 export type ErrorName = keyof typeof Errors
+
+/**
+ * Minimum message values in nanoton, mirroring contracts/tolk/fees.tolk. Each covers the fees of
+ * the cascade it starts with a margin (measured in contracts/*.test.ts); the unspent part stays
+ * with the child as storage reserve (refunded on close) or, for a claim, returns as excesses.
+ */
+export const Fees = {
+  /** register_provider: value >= stake + providerDeployGas */
+  providerDeployGas: 50_000_000n,
+  /** open_channel: value >= deposit + channelDeployGas */
+  channelDeployGas: 50_000_000n,
+  /** stake_top_up, channel_top_up: value >= amount + topUpGas */
+  topUpGas: 10_000_000n,
+  /** claim: value >= claimGas; the unused part comes back as excesses */
+  claimGas: 30_000_000n
+} as const

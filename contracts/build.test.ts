@@ -1,0 +1,53 @@
+import { describe, it, expect } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { toNano } from '@ton/core'
+import { BUILD_DIR, CONTRACTS, TOLK_DIR, buildJson, compileContract, type ContractName } from './compile.ts'
+import { channelCode, providerCode, registryCode } from './code.ts'
+import { Errors, Fees, Op } from './constants.ts'
+
+const tolk = (file: string): string => readFileSync(join(TOLK_DIR, file), 'utf-8')
+const camelToSnake = (name: string): string => name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())
+
+describe('contract build', () => {
+  it.each(Object.keys(CONTRACTS) as ContractName[])('committed build/%s.json equals a fresh compile of the sources', async (name) => {
+    const committed = readFileSync(join(BUILD_DIR, `${name}.json`), 'utf-8')
+    expect(committed, 'run `npm run build:contracts`').toBe(buildJson(await compileContract(name)))
+  })
+
+  it('code.ts loads the committed cells', () => {
+    for (const [name, cell] of [['Registry', registryCode], ['Provider', providerCode], ['Channel', channelCode]] as const) {
+      const { hash } = JSON.parse(readFileSync(join(BUILD_DIR, `${name}.json`), 'utf-8')) as { hash: string }
+      expect(cell.hash().toString('hex')).toBe(hash)
+    }
+  })
+})
+
+describe('one table for numbers', () => {
+  it('Errors mirrors contracts/tolk/errors.tolk exactly', () => {
+    const consts = Object.fromEntries([...tolk('errors.tolk').matchAll(/^const ERR_(\w+) = (\w+)$/gm)]
+      .map(([, name, value]) => [name!, Number(value)]))
+    const expected = Object.fromEntries(Object.entries(Errors).map(([name, code]) => [camelToSnake(name).toUpperCase(), code]))
+    expect(consts).toEqual(expected)
+  })
+
+  it('Fees mirrors contracts/tolk/fees.tolk exactly', () => {
+    const consts = Object.fromEntries([...tolk('fees.tolk').matchAll(/^const (\w+) = ton\("([\d.]+)"\)$/gm)]
+      .map(([, name, value]) => [name!, toNano(value!)]))
+    const expected = Object.fromEntries(Object.entries(Fees).map(([name, v]) => [camelToSnake(name).toUpperCase(), v]))
+    expect(consts).toEqual(expected)
+  })
+
+  it('every opcode in protocol/schema.tlb and messages.tolk is in Op, and nothing else is', () => {
+    const schema = readFileSync(new URL('../protocol/schema.tlb', import.meta.url), 'utf-8')
+    const schemaOps = Object.fromEntries([...schema.matchAll(/^(\w+)#([0-9a-f]{8}) /gm)]
+      .map(([, name, hex]) => [name!.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), parseInt(hex!, 16)]))
+    const tolkOps = new Set([...tolk('messages.tolk').matchAll(/^struct \(0x([0-9a-f]{8})\) (\w+)/gm)].map(([, hex]) => parseInt(hex!, 16)))
+
+    const { receipt, voucher, ...messages } = schemaOps
+    expect(receipt).toBe(0x52435054)
+    expect(voucher).toBe(0x56434852)
+    expect(messages).toEqual(Op)
+    expect(tolkOps).toEqual(new Set([...Object.values(Op), voucher]))
+  })
+})

@@ -1,0 +1,263 @@
+import { describe, it, expect, beforeAll, beforeEach } from 'vitest'
+import { beginCell, toNano, type Address } from '@ton/core'
+import { keyPairFromSeed } from '@ton/crypto'
+import { findTransactionRequired, flattenTransaction } from '@ton/test-utils'
+import type { BlockchainSnapshot, SendMessageResult } from '@ton/sandbox'
+import { nextReceiptsRoot, signCell, ZERO_ROOT } from '../protocol/cells.ts'
+import { Errors, Fees, Op } from './constants.ts'
+import { Channel, type ChannelData } from './Channel.ts'
+import {
+  openChannel, signedVoucher, valueOf, computeGas, cascadeFees, storageFees,
+  CLOSE_DELAY, DEPOSIT, FEE_BPS, START, type ChannelFixture
+} from './test-fixture.ts'
+
+const feeOf = (delta: bigint): bigint => delta * BigInt(FEE_BPS) / 10000n
+
+describe('Channel', () => {
+  let f: ChannelFixture
+  let opened: BlockchainSnapshot
+  beforeAll(async () => {
+    f = await openChannel()
+    opened = f.blockchain.snapshot()
+  })
+  beforeEach(async () => {
+    await f.blockchain.loadFrom(opened)
+    f.blockchain.now = START
+  })
+
+  async function claim (seqno: number, amount: bigint, opts: { receiptsRoot?: Buffer, channel?: Address } = {}): Promise<SendMessageResult> {
+    const signed = signedVoucher(f, { channel: opts.channel ?? f.channel.address, seqno, amount, ...opts })
+    return await f.channel.sendClaim(f.nodeWallet.getSender(), signed)
+  }
+
+  /** Asserts a claim was settled: every hop, the exact payout and fee, the excesses back to the claimer. */
+  async function expectSettled (result: SendMessageResult, delta: bigint): Promise<void> {
+    const fee = feeOf(delta)
+    const claimer = f.nodeWallet.address
+    expect(result.transactions).toHaveTransaction({ from: claimer, to: f.channel.address, op: Op.claim, success: true, outMessagesCount: 3 })
+    expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.providerOwner.address, op: Op.payout, value: delta - fee, success: true })
+    expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.registry.address, op: Op.protocolFee, value: fee, success: true })
+    expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: claimer, op: Op.excesses, success: true })
+  }
+
+  it('settles a voucher: the provider owner gets delta - fee, the registry the fee, the deposit pays nothing else', async () => {
+    const amount = toNano('1.5')
+    const root = nextReceiptsRoot(ZERO_ROOT, beginCell().storeUint(1, 8).endCell())
+    const channelBefore = await f.channel.getBalance()
+    const payeeBefore = (await f.blockchain.getContract(f.providerOwner.address)).balance
+
+    const result = await claim(1, amount, { receiptsRoot: root })
+    await expectSettled(result, amount)
+
+    const fee = feeOf(amount)
+    // to the nanoton: the payee's balance grows by delta - fee, less only its own receiving transaction's fees
+    const payoutTx = findTransactionRequired(result.transactions, { from: f.channel.address, to: f.providerOwner.address, op: Op.payout })
+    expect((await f.blockchain.getContract(f.providerOwner.address)).balance - payeeBefore).toBe(amount - fee - payoutTx.totalFees.coins)
+
+    expect(await f.registry.getFeesCollected()).toBe(fee)
+    // the channel pays out exactly delta; every fee of the claim came from the claimer's value
+    expect(await f.channel.getBalance()).toBe(channelBefore - amount)
+    const data = await f.channel.getChannelData()
+    expect([data.paid, data.seqno, data.receiptsRoot]).toEqual([amount, 1, root])
+
+    const channelTx = findTransactionRequired(result.transactions, { to: f.channel.address, op: Op.claim })
+    const claimSent = valueOf(result.transactions, { to: f.channel.address, op: Op.claim })
+    const excesses = valueOf(result.transactions, { from: f.channel.address, to: f.nodeWallet.address, op: Op.excesses })
+    const claimCost = claimSent - excesses
+    console.log(
+      `claim: channel compute gas ${computeGas(channelTx)}, channel tx fees ${channelTx.totalFees.coins} nanoton, ` +
+      `cascade fees ${cascadeFees(result.transactions)} nanoton, claimer net cost ${claimCost} nanoton ` +
+      `(sent ${claimSent}, excesses back ${excesses})`)
+    expect(claimCost).toBeLessThan(Fees.claimGas / 2n)
+  })
+
+  it('pays only the difference on a later voucher with a higher seqno', async () => {
+    await expectSettled(await claim(1, toNano('1')), toNano('1'))
+    const second = await claim(5, toNano('2.5'))
+    await expectSettled(second, toNano('1.5'))
+    expect(await f.registry.getFeesCollected()).toBe(feeOf(toNano('1')) + feeOf(toNano('1.5')))
+    const data = await f.channel.getChannelData()
+    expect([data.paid, data.seqno]).toEqual([toNano('2.5'), 5])
+  })
+
+  it('records a voucher that adds no amount (only seqno and receipts root) without paying anything', async () => {
+    await expectSettled(await claim(1, toNano('1')), toNano('1'))
+    const root = Buffer.alloc(32, 7)
+    const result = await claim(2, toNano('1'), { receiptsRoot: root })
+    expect(result.transactions).toHaveTransaction({ from: f.nodeWallet.address, to: f.channel.address, op: Op.claim, success: true, outMessagesCount: 1 })
+    expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.nodeWallet.address, op: Op.excesses })
+    const data = await f.channel.getChannelData()
+    expect([data.paid, data.seqno, data.receiptsRoot]).toEqual([toNano('1'), 2, root])
+  })
+
+  it('accepts a top-up from the client into the deposit', async () => {
+    const result = await f.channel.sendTopUp(f.client.getSender(), { amount: toNano('2') })
+    expect(result.transactions).toHaveTransaction({ from: f.client.address, to: f.channel.address, op: Op.channelTopUp, success: true })
+    expect((await f.channel.getChannelData()).deposit).toBe(DEPOSIT + toNano('2'))
+    await expectSettled(await claim(1, DEPOSIT + toNano('1')), DEPOSIT + toNano('1'))
+  })
+
+  it('closes: claims still settle during the delay, finish before the delay fails, after it refunds the client', async () => {
+    await expectSettled(await claim(1, toNano('1')), toNano('1'))
+
+    const start = await f.channel.sendStartClose(f.client.getSender())
+    expect(start.transactions).toHaveTransaction({ from: f.client.address, to: f.channel.address, op: Op.startClose, success: true })
+    expect((await f.channel.getChannelData()).closeAt).toBe(START + CLOSE_DELAY)
+
+    f.blockchain.now = START + CLOSE_DELAY - 1
+    await expectSettled(await claim(2, toNano('2')), toNano('1'))
+
+    const early = await f.channel.sendFinishClose(f.stranger.getSender())
+    expect(early.transactions).toHaveTransaction({ from: f.stranger.address, to: f.channel.address, op: Op.finishClose, success: false, exitCode: Errors.closeNotReady })
+    expect(early.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.refund })
+
+    f.blockchain.now = START + CLOSE_DELAY
+    const balance = await f.channel.getBalance()
+    const clientBefore = (await f.blockchain.getContract(f.client.address)).balance
+    const finish = await f.channel.sendFinishClose(f.stranger.getSender())
+    expect(finish.transactions).toHaveTransaction({ from: f.stranger.address, to: f.channel.address, op: Op.finishClose, success: true })
+    const refundTx = findTransactionRequired(finish.transactions, { from: f.channel.address, to: f.client.address, op: Op.refund, success: true })
+    const refund = flattenTransaction(refundTx).value ?? 0n
+    // everything the channel held (deposit - paid and the storage reserve) plus the finisher's unspent value
+    expect(refund).toBeGreaterThan(balance)
+    expect(balance).toBeGreaterThan(DEPOSIT - toNano('2'))
+    expect((await f.blockchain.getContract(f.client.address)).balance - clientBefore).toBe(refund - refundTx.totalFees.coins)
+    expect(await f.channel.getBalance()).toBe(0n)
+    const data = await f.channel.getChannelData()
+    expect([data.closed, data.paid]).toEqual([true, toNano('2')])
+  })
+
+  it('rejects start_close from anyone but the client, and a second start_close', async () => {
+    const stranger = await f.channel.sendStartClose(f.stranger.getSender())
+    expect(stranger.transactions).toHaveTransaction({ from: f.stranger.address, to: f.channel.address, success: false, exitCode: Errors.unauthorized })
+    await f.channel.sendStartClose(f.client.getSender())
+    const again = await f.channel.sendStartClose(f.client.getSender())
+    expect(again.transactions).toHaveTransaction({ from: f.client.address, to: f.channel.address, success: false, exitCode: Errors.alreadyClosing })
+    expect((await f.channel.getChannelData()).closeAt).toBe(START + CLOSE_DELAY)
+  })
+
+  it('rejects finish_close before start_close', async () => {
+    const result = await f.channel.sendFinishClose(f.client.getSender())
+    expect(result.transactions).toHaveTransaction({ from: f.client.address, to: f.channel.address, success: false, exitCode: Errors.closeNotReady })
+    expect((await f.channel.getChannelData()).closed).toBe(false)
+  })
+
+  it('rejects channel_init from anyone but the registry, and a second channel_init', async () => {
+    const forged = await f.stranger.send({
+      to: f.channel.address, value: toNano('1'), body: Channel.channelInitMessage({ deposit: toNano('100'), feeBps: 0, closeDelay: 0 })
+    })
+    expect(forged.transactions).toHaveTransaction({ from: f.stranger.address, to: f.channel.address, op: Op.channelInit, success: false, exitCode: Errors.unauthorized })
+    const reopened = await f.registry.sendOpenChannel(f.client.getSender(), {
+      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: toNano('100')
+    })
+    expect(reopened.transactions).toHaveTransaction({ from: f.registry.address, to: f.channel.address, op: Op.channelInit, success: false, exitCode: Errors.alreadyInitialized })
+    expect((await f.channel.getChannelData()).deposit).toBe(DEPOSIT)
+  })
+
+  it('rejects a top-up from a stranger', async () => {
+    const result = await f.channel.sendTopUp(f.stranger.getSender(), { amount: toNano('2') })
+    expect(result.transactions).toHaveTransaction({ from: f.stranger.address, to: f.channel.address, op: Op.channelTopUp, success: false, exitCode: Errors.unauthorized })
+    expect((await f.channel.getChannelData()).deposit).toBe(DEPOSIT)
+  })
+
+  it('rejects a claim on a channel that the registry did not initialize', async () => {
+    // anyone can deploy the code at a channel address; without channel_init it holds nothing to pay
+    const other = f.blockchain.openContract(Channel.createFromConfig({
+      registry: f.registry.address, client: f.stranger.address, clientKey: f.clientKeys.publicKey,
+      providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey
+    }))
+    const result = await other.sendClaim(f.providerOwner.getSender(), signedVoucher(f, { channel: other.address, seqno: 1, amount: 1n }))
+    expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: other.address, deploy: true, success: false, exitCode: Errors.notInitialized })
+    expect(result.transactions).not.toHaveTransaction({ from: other.address, op: Op.payout })
+  })
+
+  describe('rejects a claim and moves no funds', () => {
+    let before: ChannelData
+    let balanceBefore: bigint
+    beforeEach(async () => {
+      await expectSettled(await claim(3, toNano('1')), toNano('1'))
+      before = await f.channel.getChannelData()
+      balanceBefore = await f.channel.getBalance()
+    })
+
+    async function expectRejected (result: SendMessageResult, exitCode: number): Promise<void> {
+      const tx = findTransactionRequired(result.transactions, { to: f.channel.address, op: Op.claim, success: false, exitCode })
+      expect(result.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.payout })
+      expect(result.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.protocolFee })
+      // the claim's value bounces back to the claimer
+      expect(result.transactions).toHaveTransaction({ from: f.channel.address, inMessageBounced: true })
+      expect(await f.channel.getChannelData()).toEqual(before)
+      // only the storage fee for the time that passed is taken from the channel
+      expect(await f.channel.getBalance()).toBe(balanceBefore - storageFees(tx))
+    }
+
+    it('forged client signature', async () => {
+      const signed = signedVoucher(f, { channel: f.channel.address, seqno: 4, amount: toNano('2'), clientKey: keyPairFromSeed(Buffer.alloc(32, 9)) })
+      await expectRejected(await f.channel.sendClaim(f.nodeWallet.getSender(), signed), Errors.badClientSignature)
+    })
+
+    it('forged node signature', async () => {
+      const signed = signedVoucher(f, { channel: f.channel.address, seqno: 4, amount: toNano('2'), nodeKey: keyPairFromSeed(Buffer.alloc(32, 9)) })
+      await expectRejected(await f.channel.sendClaim(f.nodeWallet.getSender(), signed), Errors.badNodeSignature)
+    })
+
+    it('signatures swapped between client and node', async () => {
+      const signed = signedVoucher(f, { channel: f.channel.address, seqno: 4, amount: toNano('2') })
+      await expectRejected(await f.channel.sendClaim(f.nodeWallet.getSender(), { ...signed, clientSig: signed.nodeSig, nodeSig: signed.clientSig }), Errors.badClientSignature)
+    })
+
+    it('replayed voucher (same seqno)', async () => {
+      await expectRejected(await claim(3, toNano('1')), Errors.seqnoNotIncreasing)
+    })
+
+    it('lower seqno', async () => {
+      await expectRejected(await claim(2, toNano('2')), Errors.seqnoNotIncreasing)
+    })
+
+    it('amount below what was already paid', async () => {
+      await expectRejected(await claim(4, toNano('0.5')), Errors.amountBelowPaid)
+    })
+
+    it('amount above the deposit', async () => {
+      await expectRejected(await claim(4, DEPOSIT + 1n), Errors.amountAboveDeposit)
+    })
+
+    it('voucher for another channel', async () => {
+      await expectRejected(await claim(4, toNano('2'), { channel: f.registry.address }), Errors.wrongChannel)
+    })
+
+    it('a cell that is not a voucher', async () => {
+      const notVoucher = beginCell().storeUint(0x52435054, 32).storeAddress(f.channel.address).storeUint(4, 32).storeCoins(toNano('2')).storeBuffer(ZERO_ROOT).endCell()
+      const signed = { voucher: notVoucher, clientSig: signCell(notVoucher, f.clientKeys.secretKey), nodeSig: signCell(notVoucher, f.nodeKeys.secretKey) }
+      await expectRejected(await f.channel.sendClaim(f.nodeWallet.getSender(), signed), Errors.malformedVoucher)
+    })
+
+    it('value below the claim gas', async () => {
+      const signed = signedVoucher(f, { channel: f.channel.address, seqno: 4, amount: toNano('2') })
+      await expectRejected(await f.channel.sendClaim(f.nodeWallet.getSender(), { ...signed, value: Fees.claimGas - 1n }), Errors.notEnoughValue)
+    })
+
+    it('claim after the close delay', async () => {
+      await f.channel.sendStartClose(f.client.getSender())
+      f.blockchain.now = START + CLOSE_DELAY
+      before = await f.channel.getChannelData()
+      balanceBefore = await f.channel.getBalance()
+      await expectRejected(await claim(4, toNano('2')), Errors.channelClosed)
+    })
+
+    it('claim after finish_close', async () => {
+      await f.channel.sendStartClose(f.client.getSender())
+      f.blockchain.now = START + CLOSE_DELAY
+      await f.channel.sendFinishClose(f.client.getSender())
+      before = await f.channel.getChannelData()
+      balanceBefore = await f.channel.getBalance()
+      await expectRejected(await claim(4, toNano('2')), Errors.channelClosed)
+    })
+
+    it('unknown op', async () => {
+      const result = await f.stranger.send({ to: f.channel.address, value: toNano('0.1'), body: beginCell().storeUint(0x1234, 32).endCell() })
+      expect(result.transactions).toHaveTransaction({ from: f.stranger.address, to: f.channel.address, success: false, exitCode: Errors.unknownOp })
+      expect(await f.channel.getChannelData()).toEqual(before)
+    })
+  })
+})
