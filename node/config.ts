@@ -36,6 +36,8 @@ export const NodeConfigSchema = z.strictObject({
   /** claim on chain once a channel's unclaimed vouchers exceed this (nanoton) */
   claimThreshold: nanoton.default(1_000_000_000n),
   executionProviders: z.array(z.enum(['cuda', 'cpu'])).min(1).default(['cpu']),
+  /** loopback operator endpoint (/health, /status, POST /claim); off unless set */
+  admin: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info')
 })
 

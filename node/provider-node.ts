@@ -3,7 +3,7 @@ import type { TonClient } from '@ton/ton'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { pino, type Logger } from 'pino'
 import { providerAddress } from '../contracts/index.ts'
-import { chainClient } from '../devnet/client.ts'
+import { chainClient } from '../chain/client.ts'
 import type { Identity } from '../protocol/keys.ts'
 import { ChainChannels } from './chain.ts'
 import type { NodeConfig } from './config.ts'
@@ -85,6 +85,22 @@ export class ProviderNode {
     )
     await this.jobs.start()
     this.logger.info({ peer: this.identity.peerId.toString(), addrs: this.addresses.map(String), provider: this.provider.toString(), models: this.models.list().map((m) => m.name) }, 'node started')
+  }
+
+  /** What an operator wants to see: identity, addresses, models and what the node is owed. */
+  status (): Record<string, unknown> {
+    const ledgers = this.vouchers.all()
+    return {
+      peerId: this.identity.peerId.toString(),
+      addresses: this.addresses.map(String),
+      provider: this.provider.toString(),
+      providerOwner: this.providerOwner.toString(),
+      gasWallet: this.settlement.walletAddress.toString(),
+      models: this.models.list().map((m) => ({ name: m.name, hash: m.hashHex, pricePerUnit: m.pricePerUnit.toString() })),
+      channels: ledgers.length,
+      earned: ledgers.reduce((sum, l) => sum + l.amount, 0n).toString(),
+      claimed: ledgers.reduce((sum, l) => sum + l.claimed, 0n).toString()
+    }
   }
 
   /** Stops taking sessions, waits for queued claims, then closes the host and the models. */

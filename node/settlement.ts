@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { signCell } from '../protocol/cells.ts'
 import type { Identity } from '../protocol/keys.ts'
 import { Channel, Fees, Op } from '../contracts/index.ts'
-import { exitCodeOf, sendAndWait, txHashHex, waitForTransaction, walletFromKey, type KeyWallet } from '../devnet/client.ts'
+import { exitCodeOf, sendAndWait, txHashHex, waitForTransaction, walletFromKey, type KeyWallet } from '../chain/client.ts'
 import type { ChannelLedger, Payout, VoucherStore } from './vouchers.ts'
 
 export interface SettlementComponents {

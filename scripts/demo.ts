@@ -1,0 +1,136 @@
+// `npm run demo`: a whole Silk network on this machine, in plain words.
+// Starts a local TON chain (process 1), deploys the contracts, sets up and starts a provider node
+// (process 2) with the bundled model, then acts as a client: finds the node by address, checks it
+// on chain, opens a channel, runs 20 verified, paid jobs, and watches the node claim its earnings.
+import '../protocol/polyfill.ts'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fromNano, toNano } from '@ton/core'
+import { chainClient, deployRegistry, faucet, registerProvider, txHashHex, waitForTransaction, walletFromKey } from '../chain/index.ts'
+import { float32Tensor, float32Values, SilkClient } from '../client/index.ts'
+import { Channel } from '../contracts/index.ts'
+import { readKeyFile } from '../node/keyfile.ts'
+
+const JOBS = 20
+const root = new URL('..', import.meta.url).pathname
+const keep = process.argv.includes('--keep')
+const children: ChildProcess[] = []
+const say = (line = ''): void => { process.stdout.write(line + '\n') }
+
+/** Stops the processes newest first (the node before the chain it settles on), each fully. */
+async function stopAll (): Promise<void> {
+  for (const child of children.reverse()) {
+    if (child.exitCode !== null || child.signalCode !== null) continue
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))])
+    child.kill('SIGKILL')
+  }
+}
+
+/** Runs `silk …` as its own process; resolves with the first stdout line that `match` accepts. */
+async function silk (args: string[], match: (line: string) => boolean): Promise<{ child: ChildProcess, line: string }> {
+  const child = spawn(process.execPath, [join(root, 'cli/bin.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOG_LEVEL: 'warn' } })
+  children.push(child)
+  const lines = createInterface({ input: child.stdout! })
+  return await new Promise((resolve, reject) => {
+    child.once('exit', (code) => { reject(new Error(`silk ${args.join(' ')} exited with code ${String(code)}`)) })
+    lines.on('line', (line) => { if (match(line)) resolve({ child, line }) })
+  })
+}
+
+async function main (): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'silk-demo-'))
+  try {
+    say('1. Local TON chain')
+    const { line } = await silk(['devnet', '--port', '0'], (l) => l.startsWith('DEVNET_ENDPOINT='))
+    const endpoint = line.slice('DEVNET_ENDPOINT='.length)
+    const base = endpoint.replace(/\/jsonRPC$/, '')
+    const chain = chainClient(endpoint)
+    say(`   serving the TON HTTP API at ${endpoint} (explorer: ${base}/)`)
+
+    say('2. Contracts')
+    const governor = walletFromKey(randomBytes(32))
+    await faucet(base, governor.address, toNano('5'))
+    const registry = await deployRegistry(chain, governor, { feeBps: 250, minStake: toNano('10'), closeDelay: 3600 })
+    say(`   Registry deployed at ${registry.address.toString()} (protocol fee 2.5 %, minimum stake 10 TON)`)
+
+    say('3. Provider node')
+    const owner = walletFromKey(randomBytes(32))
+    await faucet(base, owner.address, toNano('50'))
+    const nodeDir = join(dir, 'node')
+    await silk(['node', 'init', '--dir', nodeDir, '--owner', owner.address.toString(), '--registry', registry.address.toString(),
+      '--endpoint', endpoint, '--network', 'local', '--models', join(root, 'models'), '--listen', '/ip4/127.0.0.1/tcp/0',
+      '--claim-threshold', fromNano(20n * 50_000n)], (l) => l.startsWith('provider:'))
+    const identity = await readKeyFile(join(nodeDir, 'node.key'))
+    // no admin port in the demo (a fixed port could be taken); quiet logs unless DEMO_LOG says otherwise
+    const configFile = join(nodeDir, 'config.json')
+    await writeFile(configFile, JSON.stringify({ ...JSON.parse(await readFile(configFile, 'utf8')), admin: undefined, logLevel: process.env.DEMO_LOG ?? 'warn' }, null, 2))
+    await registerProvider(chain, registry.address, owner, identity.keyPair.publicKey, toNano('10'))
+    await faucet(base, walletFromKey(identity.keyPair).address, toNano('1'))
+    say(`   node ${identity.peerId.toString()} staked 10 TON from its owner ${owner.address.toString()}`)
+    const started = await silk(['node', 'start', '--config', join(nodeDir, 'config.json')], (l) => l.includes('"listening"'))
+    const nodeAddr = (JSON.parse(started.line) as { addresses: string[] }).addresses[0]!
+    say(`   node process ${started.child.pid} listening on ${nodeAddr}`)
+
+    say('4. Client')
+    const clientWallet = walletFromKey(randomBytes(32))
+    await faucet(base, clientWallet.address, toNano('10'))
+    const client = new SilkClient({
+      chain,
+      registry: registry.address,
+      wallet: { address: clientWallet.address, sender: chain.open(clientWallet.wallet).sender(clientWallet.keyPair.secretKey) },
+      clientKey: clientWallet.keyPair
+    })
+    await client.start()
+    const provider = await client.connect(nodeAddr)
+    say(`   checked on chain: Provider ${provider.provider.toString()} holds this peer's key and ${fromNano(provider.stake)} TON of stake`)
+    const channel = await client.openChannel(provider, toNano('1'))
+    say(`   opened payment channel ${channel.toString()} with 1 TON`)
+    const balanceBefore = await chain.getBalance(owner.address)
+
+    say(`5. ${JOBS} paid jobs on mlp-64-10`)
+    for (let i = 1; i <= JOBS; i++) {
+      const x = float32Tensor('x', [1, 64], Array.from({ length: 64 }, (_, k) => Math.sin(i * 31 + k)))
+      const res = await provider.session.run('mlp-64-10', [x])
+      const y = Array.from(float32Values(res.outputs[0]!))
+      const best = y.indexOf(Math.max(...y))
+      say(`   job ${String(i).padStart(2)}: class ${best}  receipt ${res.receiptCell.hash().toString('hex').slice(0, 16)}… verified (node signature, model, input and output hashes)  paid ${fromNano(res.cost)} TON, voucher #${res.seqno}`)
+    }
+    const total = provider.session.paid.amount
+
+    say('6. Settlement on chain')
+    const payout = await waitForTransaction(chain, owner.address, (tx) => tx.inMessage?.info.src?.toString() === channel.toString(), { timeoutMs: 60_000 })
+    const claimTx = await waitForTransaction(chain, channel, (tx) => tx.outMessages.values().some((m) => m.info.dest?.toString() === owner.address.toString()))
+    const onChain = await chain.open(Channel.createFromAddress(channel)).getChannelData()
+    const balanceAfter = await chain.getBalance(owner.address)
+    say(`   the node claimed voucher #${onChain.seqno}: ${fromNano(onChain.paid)} TON of ${fromNano(total)} TON owed`)
+    say(`   claim transaction ${txHashHex(claimTx)}`)
+    say(`   view it: ${base}/tx/${txHashHex(claimTx)}`)
+    say(`   payout to the owner: ${txHashHex(payout)} (protocol fee 2.5 % to the Registry)`)
+    say(`   owner balance: ${fromNano(balanceBefore)} TON before, ${fromNano(balanceAfter)} TON after`)
+    if (onChain.paid !== total || balanceAfter <= balanceBefore) throw new Error('the claim did not settle what was paid')
+
+    await provider.session.close()
+    await client.stop()
+    if (keep) {
+      say(`\nThe chain keeps running (--keep): ${base}/   Ctrl-C to stop.`)
+      await new Promise(() => {})
+    }
+    say('\nDone: 20 verified jobs, paid with vouchers, settled in one claim on chain.')
+  } finally {
+    if (!keep) {
+      await stopAll()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+main().then(() => process.exit(0), (err: Error) => {
+  process.stderr.write(`demo failed: ${err.stack ?? err.message}\n`)
+  void stopAll().then(() => process.exit(1))
+})
