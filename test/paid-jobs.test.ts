@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNano } from '@ton/core'
 import { Channel } from '../contracts/index.ts'
-import { waitForTransaction } from '../devnet/client.ts'
+import { waitForTransaction } from '../chain/client.ts'
 import { float32Tensor, float32Values, hashTensors } from '../client/index.ts'
 import { ModelStore } from '../node/models.ts'
 import { MODELS_DIR, FEE_BPS, startLocalNet, type LocalNet } from './localnet.ts'
