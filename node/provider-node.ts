@@ -55,6 +55,10 @@ export class ProviderNode {
     return new ProviderNode({ config, identity, ...(logger !== undefined ? { logger } : {}) })
   }
 
+  get config (): NodeConfig {
+    return this.options.config
+  }
+
   get addresses (): Multiaddr[] {
     return this.host?.getMultiaddrs() ?? []
   }

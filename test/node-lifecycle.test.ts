@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, stat, writeFile, chmod } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { toNano } from '@ton/core'
+import { pino } from 'pino'
+import { Channel } from '../contracts/index.ts'
+import { float32Tensor } from '../client/index.ts'
+import { ConfigError, parseNodeConfig } from '../node/config.ts'
+import { createKeyFile, KeyFileError, readKeyFile } from '../node/keyfile.ts'
+import { ProviderNode } from '../node/provider-node.ts'
+import { startLocalNet, type LocalNet } from './localnet.ts'
+
+const run = promisify(execFile)
+const silk = async (...args: string[]): Promise<{ stdout: string, stderr: string, code: number }> => {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [new URL('../cli/bin.js', import.meta.url).pathname, ...args])
+    return { stdout, stderr, code: 0 }
+  } catch (err) {
+    const e = err as { stdout: string, stderr: string, code: number }
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code }
+  }
+}
+const x = (v: number) => float32Tensor('x', [1, 64], new Array(64).fill(v))
+
+describe('node keys and config', () => {
+  let dir: string
+  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'silk-keys-')) })
+  afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  it('writes key files with mode 0600, refuses to overwrite them, and refuses ones others can read', async () => {
+    const file = join(dir, 'node.key')
+    const identity = await createKeyFile(file)
+    expect((await stat(file)).mode & 0o777).toBe(0o600)
+    expect((await readKeyFile(file)).peerId.equals(identity.peerId)).toBe(true)
+    await expect(createKeyFile(file)).rejects.toMatchObject({ code: 'KEY_FILE_EXISTS' })
+    await chmod(file, 0o644)
+    const err = await readKeyFile(file).catch((e: unknown) => e) as KeyFileError
+    expect(err.code).toBe('KEY_FILE_EXPOSED')
+    const seed = JSON.parse(await readFile(file, 'utf8')).seed as string
+    expect(err.message).not.toContain(seed)
+  })
+
+  it('rejects a config with a clear error naming each bad field', () => {
+    const bad = { keyFile: 'k', providerOwner: 'nope', chain: { network: 'moon', endpoint: 'x', registry: 'EQ' }, modelsDir: 'm', dataDir: 'd', credit: -1 }
+    const err = (() => { try { parseNodeConfig(bad, dir); return undefined } catch (e) { return e } })() as ConfigError
+    expect(err).toBeInstanceOf(ConfigError)
+    for (const field of ['providerOwner', 'chain.network', 'chain.endpoint', 'chain.registry', 'credit']) expect(err.message).toContain(field)
+    expect(() => parseNodeConfig({ ...bad, surprise: 1 }, dir)).toThrow(/surprise|Unrecognized/)
+  })
+
+  it('`silk node init` creates a 0600 key and a config; `silk node start` with a broken config exits with the field named', async () => {
+    const nodeDir = join(dir, 'cli-node')
+    const init = await silk('node', 'init', '--dir', nodeDir, '--owner', '0:' + 'ab'.repeat(32), '--registry', '0:' + 'cd'.repeat(32), '--endpoint', 'http://127.0.0.1:1/jsonRPC')
+    expect(init.code).toBe(0)
+    expect(init.stdout).toMatch(/provider: +EQ/)
+    expect((await stat(join(nodeDir, 'node.key'))).mode & 0o777).toBe(0o600)
+    const seed = JSON.parse(await readFile(join(nodeDir, 'node.key'), 'utf8')).seed as string
+    expect(init.stdout + init.stderr).not.toContain(seed)
+    const config = JSON.parse(await readFile(join(nodeDir, 'config.json'), 'utf8'))
+    await writeFile(join(nodeDir, 'config.json'), JSON.stringify({ ...config, claimThreshold: 'lots' }))
+    const start = await silk('node', 'start', '--config', join(nodeDir, 'config.json'))
+    expect(start.code).toBe(1)
+    expect(start.stderr).toContain('claimThreshold')
+  })
+})
+
+describe('a node restart loses no voucher', () => {
+  let net: LocalNet
+  beforeAll(async () => { net = await startLocalNet() })
+  afterAll(async () => { await net?.close() })
+
+  it('the restarted node knows every voucher, the client resumes from it, and one claim settles all', async () => {
+    const { node, identity } = await net.addNode()
+    const { client } = await net.addClient()
+    let provider = await client.connect(node.addresses[0]!)
+    const channel = await client.openChannel(provider, toNano('1'))
+    for (let i = 0; i < 3; i++) await provider.session.run('mlp-64-10', [x(i)])
+    const before = provider.session.paid
+    await provider.session.close()
+    await node.stop()
+
+    // same key and data folder, new process state
+    const again = new ProviderNode({ config: node.config, identity, chain: net.chain, logger: pino({ level: 'silent' }) })
+    await again.start()
+    try {
+      expect(again.vouchers.get(channel).seqno).toBe(3)
+      provider = await client.connect(again.addresses[0]!)
+      await provider.session.bind(channel)
+      expect(provider.session.paid).toEqual(before)
+      await provider.session.run('mlp-64-10', [x(9)])
+      expect(provider.session.paid.seqno).toBe(4)
+      const [payout] = await again.settlement.claimAll()
+      expect(BigInt(payout!.amount)).toBe(provider.session.paid.amount)
+      const onChain = await net.chain.open(Channel.createFromAddress(channel)).getChannelData()
+      expect(onChain.seqno).toBe(4)
+      expect(onChain.receiptsRoot.equals(provider.session.paid.root)).toBe(true)
+      await provider.session.close()
+    } finally {
+      await again.stop()
+    }
+  })
+})
