@@ -4,7 +4,8 @@ import type { Logger } from 'pino'
 import type { ProviderNode } from './provider-node.ts'
 
 /**
- * A loopback-only operator endpoint: GET /health, GET /status, POST /claim (claim every channel now).
+ * A loopback-only operator endpoint: GET /health, GET /status, GET /metrics (Prometheus),
+ * POST /claim (claim every channel now).
  * It never reveals key material.
  */
 export class AdminServer {
@@ -26,6 +27,13 @@ export class AdminServer {
       }
       if (req.method === 'GET' && req.url === '/health') return reply(200, { ok: true })
       if (req.method === 'GET' && req.url === '/status') return reply(200, this.node.status())
+      if (req.method === 'GET' && req.url === '/metrics') {
+        this.node.metricsText().then((text) => {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' })
+          res.end(text)
+        }, () => { reply(500, { ok: false, error: 'metrics unavailable' }) })
+        return
+      }
       if (req.method === 'POST' && req.url === '/claim') {
         this.node.settlement.claimAll().then(
           (payouts) => { reply(200, { ok: true, payouts }) },

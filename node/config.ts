@@ -35,6 +35,16 @@ export const NodeConfigSchema = z.strictObject({
   credit: nanoton.default(0n),
   /** claim on chain once a channel's unclaimed vouchers exceed this (nanoton) */
   claimThreshold: nanoton.default(1_000_000_000n),
+  /** merge concurrent jobs of batchable models; bound the inference queue */
+  batching: z.strictObject({
+    enabled: z.boolean().default(true),
+    maxWaitMs: z.number().min(0).max(1000).default(2),
+    maxQueue: z.number().int().min(1).default(256)
+  }).default({ enabled: true, maxWaitMs: 2, maxQueue: 256 }),
+  /** how often to look for channels that started closing (to claim before the delay ends), ms */
+  watchIntervalMs: z.number().int().min(100).default(30_000),
+  /** claim everything owed when the node shuts down */
+  claimOnShutdown: z.boolean().default(true),
   executionProviders: z.array(z.enum(['cuda', 'cpu'])).min(1).default(['cpu']),
   /** loopback operator endpoint (/health, /status, POST /claim); off unless set */
   admin: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),

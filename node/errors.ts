@@ -8,6 +8,8 @@ export type NodeErrorCode =
   | 'UNKNOWN_MODEL'
   | 'BAD_INPUT'
   | 'INFERENCE_FAILED'
+  | 'ABORTED'
+  | 'OVERLOADED'
 
 export class NodeError extends Error {
   override name = 'NodeError'
@@ -61,5 +63,17 @@ export class InferenceFailedError extends NodeError {
   override name = 'InferenceFailedError'
   constructor (message: string, options?: ErrorOptions) {
     super('INFERENCE_FAILED', message, options)
+  }
+}
+
+/**
+ * A text generation was stopped by its AbortSignal. Nothing more is produced after the abort is
+ * seen (within one decoding step); `text` and `tokens` are what was generated (and streamed) before
+ * it, so a caller may still bill `tokens`.
+ */
+export class AbortedError extends NodeError {
+  override name = 'AbortedError'
+  constructor (readonly model: string, readonly text: string, readonly tokens: number, options?: ErrorOptions) {
+    super('ABORTED', `model "${model}": generation aborted after ${tokens} tokens`, options)
   }
 }

@@ -11,6 +11,7 @@ import { fromWireTensors, toWireTensor, type Frame, type JobRequest, type Vouche
 import { FrameStream } from '../protocol/wire/stream.ts'
 import type { Identity } from '../protocol/keys.ts'
 import type { ChannelState } from './chain.ts'
+import type { NodeMetrics } from './metrics.ts'
 import type { ChannelLedger, VoucherStore } from './vouchers.ts'
 
 export interface ServedModel {
@@ -22,7 +23,7 @@ export interface ServedModel {
 }
 
 export interface Inference {
-  list(): ServedModel[]
+  list(): readonly ServedModel[]
   run(modelHash: Buffer, inputs: Tensor[]): Promise<{ outputs: Tensor[], units: number }>
 }
 
@@ -38,6 +39,7 @@ export interface JobServiceComponents {
   vouchers: VoucherStore
   chain: ChannelReader
   logger: Logger
+  metrics?: NodeMetrics
 }
 
 export interface JobServiceInit {
@@ -46,6 +48,10 @@ export interface JobServiceInit {
   /** nanoton served beyond the last voucher; 0 = one job at a time (the default) */
   credit?: bigint
   maxSessions?: number
+  /** sessions one peer may hold at once; more are refused with OVERLOADED */
+  maxSessionsPerPeer?: number
+  /** how long stop() waits for jobs in flight, ms */
+  drainTimeoutMs?: number
   /** called after every voucher is stored, so settlement can decide whether to claim */
   onVoucher?: (ledger: ChannelLedger) => void
   /** unix seconds for receipts (injected so tests control time) */
@@ -65,7 +71,11 @@ interface Unpaid { receipt: Cell, cost: bigint }
 /** Serves /silk/job/1.0.0: one long-lived stream per client session, frames in order. */
 export class JobService {
   private readonly sessions = new Map<string, Session>()
+  private readonly open = new Set<Session>()
+  private readonly perPeer = new Map<string, number>()
   private started = false
+  /** set by stop(): sessions finish the job in hand and take no more */
+  draining = false
 
   constructor (readonly components: JobServiceComponents, readonly init: JobServiceInit) {}
 
@@ -77,28 +87,47 @@ export class JobService {
     this.started = true
   }
 
+  /** Takes no new sessions or jobs, lets jobs in flight finish (bounded), then closes every session. */
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.draining = true
     await this.components.libp2p.unhandle(JOB_PROTOCOL)
-    await Promise.all([...this.sessions.values()].map(async (s) => { await s.close() }))
+    const inFlight = [...this.open].map(async (s) => { await s.idle() })
+    await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, this.init.drainTimeoutMs ?? 30_000))])
+    await Promise.all([...this.open].map(async (s) => { await s.close() }))
     this.sessions.clear()
+    this.draining = false
   }
 
   get activeSessions (): number {
-    return this.sessions.size
+    return this.open.size
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const session = new Session(this, new FrameStream(stream), connection.remotePeer.toString())
+    const peer = connection.remotePeer.toString()
+    const session = new Session(this, new FrameStream(stream), peer)
+    const held = this.perPeer.get(peer) ?? 0
+    if (held >= (this.init.maxSessionsPerPeer ?? 8)) {
+      await session.refuse(new JobError('OVERLOADED', `at most ${this.init.maxSessionsPerPeer ?? 8} sessions per peer`, true))
+      return
+    }
+    this.perPeer.set(peer, held + 1)
+    this.open.add(session)
+    this.components.metrics?.sessions.set(this.open.size)
     try {
       await session.run()
     } catch (err) {
-      this.components.logger.debug({ peer: session.peer, err: (err as Error).message }, 'session ended')
+      this.components.logger.debug({ peer, err: (err as Error).message }, 'session ended')
     } finally {
       if (session.channel !== undefined && this.sessions.get(session.channel.toRawString()) === session) {
         this.sessions.delete(session.channel.toRawString())
       }
+      this.open.delete(session)
+      const left = (this.perPeer.get(peer) ?? 1) - 1
+      if (left > 0) this.perPeer.set(peer, left)
+      else this.perPeer.delete(peer)
+      this.components.metrics?.sessions.set(this.open.size)
       await session.close()
     }
   }
@@ -116,6 +145,8 @@ class Session {
   channel?: Address
   private state?: ChannelState
   private unpaid: Unpaid[] = []
+  /** the frame being handled, so stop() can let it finish */
+  private current: Promise<void> = Promise.resolve()
 
   constructor (private readonly service: JobService, private readonly frames: FrameStream, readonly peer: string) {}
 
@@ -136,8 +167,14 @@ class Session {
         }
         return // stream closed or reset
       }
+      if (this.service.draining) {
+        await this.sendError(frame.job?.jobId ?? 0n, new JobError('SHUTTING_DOWN', 'the node is shutting down; use another provider', true))
+        return
+      }
+      const handled = this.dispatch(frame)
+      this.current = handled.catch(() => {})
       try {
-        await this.dispatch(frame)
+        await handled
       } catch (err) {
         const jobId = frame.job?.jobId ?? 0n
         const jobErr = toJobError(err)
@@ -148,8 +185,17 @@ class Session {
     }
   }
 
+  async idle (): Promise<void> {
+    await this.current
+  }
+
+  async refuse (err: JobError): Promise<void> {
+    await this.sendError(0n, err)
+    await this.close()
+  }
+
   async close (): Promise<void> {
-    try { await this.frames.stream.close() } catch { this.frames.stream.abort(new Error('session closed')) }
+    try { await this.frames.stream.close({ signal: AbortSignal.timeout(2_000) }) } catch { this.frames.stream.abort(new Error('session closed')) }
   }
 
   private async dispatch (frame: Frame & { kind: string }): Promise<void> {
@@ -206,6 +252,7 @@ class Session {
     if (ledger.amount + owed + model.pricePerUnit > this.state.deposit) {
       throw new JobError('DEPOSIT_EXHAUSTED', 'the channel deposit cannot cover another job; top it up')
     }
+    const started = process.hrtime.bigint()
     const { outputs, units } = await this.c.models.run(modelHash, inputs)
     const receipt = {
       channel: this.channel,
@@ -232,6 +279,8 @@ class Session {
         signature: signCell(cell, this.c.identity.keyPair.secretKey)
       }
     })
+    this.c.metrics?.jobs.inc({ model: model.name })
+    this.c.metrics?.latency.observe({ model: model.name }, Number(process.hrtime.bigint() - started) / 1e9)
   }
 
   /** Accepts a voucher that pays exactly for a prefix of the unpaid receipts, then stores it durably. */
@@ -266,6 +315,7 @@ class Session {
   }
 
   private async sendError (jobId: bigint, err: JobError): Promise<void> {
+    this.c.metrics?.errors.inc({ code: err.code })
     try {
       await this.frames.write({ error: { jobId, code: err.code, message: err.message } })
     } catch {

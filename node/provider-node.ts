@@ -13,6 +13,8 @@ import { readKeyFile } from './keyfile.ts'
 import { ModelStore } from './models.ts'
 import { explorerFor, Settlement } from './settlement.ts'
 import { VoucherStore } from './vouchers.ts'
+import { Batcher } from './batcher.ts'
+import { NodeMetrics } from './metrics.ts'
 
 export interface ProviderNodeOptions {
   config: NodeConfig
@@ -27,6 +29,8 @@ export class ProviderNode {
   readonly models: ModelStore
   readonly vouchers: VoucherStore
   readonly settlement: Settlement
+  readonly batcher: Batcher
+  readonly metrics = new NodeMetrics()
   readonly chain: TonClient
   readonly logger: Logger
   readonly providerOwner: Address
@@ -43,10 +47,11 @@ export class ProviderNode {
     const registry = Address.parse(config.chain.registry)
     this.provider = providerAddress(registry, this.providerOwner, identity.keyPair.publicKey)
     this.models = new ModelStore({ dir: config.modelsDir, executionProviders: config.executionProviders, logger: this.logger })
+    this.batcher = new Batcher(this.models, config.batching)
     this.vouchers = new VoucherStore(config.dataDir)
     this.settlement = new Settlement(
-      { chain: this.chain, identity, vouchers: this.vouchers, logger: this.logger },
-      { threshold: config.claimThreshold, explorer: explorerFor(config.chain.network, config.chain.endpoint) }
+      { chain: this.chain, identity, vouchers: this.vouchers, logger: this.logger, metrics: this.metrics },
+      { threshold: config.claimThreshold, explorer: explorerFor(config.chain.network, config.chain.endpoint), watchIntervalMs: config.watchIntervalMs }
     )
   }
 
@@ -75,10 +80,11 @@ export class ProviderNode {
       {
         libp2p: this.host,
         identity: this.identity,
-        models: this.models,
+        models: this.batcher,
         vouchers: this.vouchers,
         chain: new ChainChannels(this.chain, { registry, providerOwner: this.providerOwner, nodeKey: this.identity.keyPair.publicKey }),
-        logger: this.logger
+        logger: this.logger,
+        metrics: this.metrics
       },
       {
         providerOwner: this.providerOwner,
@@ -107,10 +113,22 @@ export class ProviderNode {
     }
   }
 
-  /** Stops taking sessions, waits for queued claims, then closes the host and the models. */
+  /** Prometheus text for /metrics, with the money gauges brought up to date. */
+  async metricsText (): Promise<string> {
+    const ledgers = this.vouchers.all()
+    this.metrics.earned.set(Number(ledgers.reduce((sum, l) => sum + l.amount, 0n)))
+    this.metrics.claimed.set(Number(ledgers.reduce((sum, l) => sum + l.claimed, 0n)))
+    this.metrics.queueDepth.set(this.batcher.depth)
+    return await this.metrics.registry.metrics()
+  }
+
+  /** Stops taking jobs, lets those in flight finish, claims what is owed, then closes everything. */
   async stop (): Promise<void> {
     if (this.host === undefined) return
     await this.jobs?.stop()
+    if (this.options.config.claimOnShutdown) {
+      await this.settlement.claimAll().catch((err: Error) => { this.logger.error({ err: err.message }, 'claim at shutdown failed') })
+    }
     await this.settlement.stop()
     await this.host.stop()
     await this.vouchers.stop()

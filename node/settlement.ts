@@ -5,6 +5,7 @@ import { signCell } from '../protocol/cells.ts'
 import type { Identity } from '../protocol/keys.ts'
 import { Channel, Fees, Op } from '../contracts/index.ts'
 import { exitCodeOf, sendAndWait, txHashHex, waitForTransaction, walletFromKey, type KeyWallet } from '../chain/client.ts'
+import type { NodeMetrics } from './metrics.ts'
 import type { ChannelLedger, Payout, VoucherStore } from './vouchers.ts'
 
 export interface SettlementComponents {
@@ -12,6 +13,7 @@ export interface SettlementComponents {
   identity: Identity
   vouchers: VoucherStore
   logger: Logger
+  metrics?: NodeMetrics
 }
 
 export interface SettlementInit {
@@ -20,6 +22,8 @@ export interface SettlementInit {
   /** link to a transaction on an explorer for this network */
   explorer: (txHash: string) => string
   timeoutMs?: number
+  /** how often to check channels with unclaimed vouchers for a started close, ms (0 = never) */
+  watchIntervalMs?: number
 }
 
 export class ClaimError extends Error {
@@ -36,6 +40,7 @@ export class Settlement {
   private readonly wallet: KeyWallet
   private queue: Promise<unknown> = Promise.resolve()
   private readonly inFlight = new Set<string>()
+  private watcher?: NodeJS.Timeout
 
   constructor (private readonly c: SettlementComponents, private readonly init: SettlementInit) {
     this.wallet = walletFromKey(c.identity.keyPair)
@@ -45,11 +50,40 @@ export class Settlement {
     return this.wallet.address
   }
 
-  async start (): Promise<void> {}
+  async start (): Promise<void> {
+    const every = this.init.watchIntervalMs ?? 30_000
+    if (every > 0 && this.watcher === undefined) {
+      this.watcher = setInterval(() => { void this.claimClosing() }, every)
+      this.watcher.unref()
+    }
+  }
 
-  /** Waits for claims already queued. */
+  /** Stops watching and waits for claims already queued. */
   async stop (): Promise<void> {
+    clearInterval(this.watcher)
+    this.watcher = undefined
     await this.queue.catch(() => {})
+  }
+
+  /**
+   * A client that starts closing leaves the node until close_at to claim: every channel holding
+   * unclaimed vouchers is checked on chain and claimed at once when its close has started.
+   */
+  async claimClosing (): Promise<Payout[]> {
+    const payouts: Payout[] = []
+    for (const ledger of this.c.vouchers.all()) {
+      if (this.c.vouchers.unclaimed(ledger) === 0n) continue
+      try {
+        const data = await this.c.chain.open(Channel.createFromAddress(ledger.channel)).getChannelData()
+        if (data.closeAt === 0 || data.closed) continue
+        this.c.logger.info({ channel: ledger.channel.toString(), closeAt: data.closeAt }, 'channel is closing: claiming now')
+        const p = await this.claim(ledger.channel)
+        if (p !== undefined) payouts.push(p)
+      } catch (err) {
+        this.c.logger.warn({ channel: ledger.channel.toString(), err: (err as Error).message }, 'could not check or claim a closing channel')
+      }
+    }
+    return payouts
   }
 
   /** Called after each stored voucher: claims when the channel's unclaimed value passes the threshold. */
@@ -98,7 +132,11 @@ export class Settlement {
     await sendAndWait(this.c.chain, this.wallet, { messages: [internal({ to: channel, value: Fees.claimGas, bounce: true, body })] }, { timeoutMs })
     const tx = await waitForTransaction(this.c.chain, channel, (t) => isClaimFrom(t, this.wallet.address), { sinceLt, timeoutMs })
     const exitCode = exitCodeOf(tx)
-    if (exitCode !== 0) throw new ClaimError(exitCode, `claim on ${channel.toString()} failed with exit code ${String(exitCode)}`)
+    if (exitCode !== 0) {
+      this.c.metrics?.claims.inc({ outcome: 'failed' })
+      throw new ClaimError(exitCode, `claim on ${channel.toString()} failed with exit code ${String(exitCode)}`)
+    }
+    this.c.metrics?.claims.inc({ outcome: 'ok' })
     const payout: Payout = {
       channel: channel.toString(),
       amount: (ledger.amount - ledger.claimed).toString(),

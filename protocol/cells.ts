@@ -7,6 +7,7 @@ import { ProtocolError } from './errors.ts'
 
 export const RECEIPT_TAG = 0x52435054
 export const VOUCHER_TAG = 0x56434852
+export const CLOSE_REQUEST_TAG = 0x43524551
 export const ZERO_ROOT = Buffer.alloc(32)
 
 export interface Receipt {
@@ -27,6 +28,16 @@ export interface Voucher {
   channel: Address
   seqno: number
   /** cumulative nanoton over the channel's life */
+  amount: bigint
+  receiptsRoot: Buffer
+}
+
+/** The final state of a channel, signed by both the client and the node for cooperative_close. */
+export interface CloseRequest {
+  channel: Address
+  /** at least the last claimed voucher's seqno */
+  seqno: number
+  /** final cumulative nanoton paid to the provider over the channel's life */
   amount: bigint
   receiptsRoot: Buffer
 }
@@ -90,6 +101,25 @@ export function buildVoucher (v: Voucher): Cell {
 export function parseVoucher (cell: Cell): Voucher {
   return strictly('MALFORMED_VOUCHER', cell, (s) => {
     if (s.loadUint(32) !== VOUCHER_TAG) throw new ProtocolError('MALFORMED_VOUCHER', 'not a voucher (bad tag)')
+    return { channel: s.loadAddress(), seqno: s.loadUint(32), amount: s.loadCoins(), receiptsRoot: s.loadBuffer(32) }
+  })
+}
+
+export function buildCloseRequest (r: CloseRequest): Cell {
+  if (r.receiptsRoot.length !== 32) throw new ProtocolError('MALFORMED_VOUCHER', 'receiptsRoot must be 32 bytes')
+  return beginCell()
+    .storeUint(CLOSE_REQUEST_TAG, 32)
+    .storeAddress(r.channel)
+    .storeUint(r.seqno, 32)
+    .storeCoins(r.amount)
+    .storeBuffer(r.receiptsRoot)
+    .endCell()
+}
+
+/** Parses a close_request; failures are MALFORMED_VOUCHER errors (a close request is the channel's last voucher). */
+export function parseCloseRequest (cell: Cell): CloseRequest {
+  return strictly('MALFORMED_VOUCHER', cell, (s) => {
+    if (s.loadUint(32) !== CLOSE_REQUEST_TAG) throw new ProtocolError('MALFORMED_VOUCHER', 'not a close request (bad tag)')
     return { channel: s.loadAddress(), seqno: s.loadUint(32), amount: s.loadCoins(), receiptsRoot: s.loadBuffer(32) }
   })
 }

@@ -8,6 +8,9 @@ export type ProtocolErrorCode =
   | 'MALFORMED_TENSOR'
   | 'TENSOR_TOO_LARGE'
   | 'BAD_SIGNATURE'
+  | 'MALFORMED_ADVERT'
+  | 'BAD_ADVERT_SIGNATURE'
+  | 'ADVERT_EXPIRED'
 
 export class ProtocolError extends Error {
   override name = 'ProtocolError'

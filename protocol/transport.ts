@@ -1,22 +1,108 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import type { PrivateKey } from '@libp2p/interface'
-import { ping } from '@libp2p/ping'
+import { autoNAT } from '@libp2p/autonat'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { identify, type Identify } from '@libp2p/identify'
+import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import type { Libp2pOptions } from 'libp2p'
+import { ADVERT_TOPIC, DHT_PROTOCOL, DISCOVERY_DEFAULTS } from './discovery-constants.ts'
+
+/** Services a Silk host may run; the discovery ones only when asked for. */
+// a type literal (not an interface), so it fits libp2p's ServiceMap index signature
+export type SilkServices = {
+  identify: Identify
+  ping: Ping
+  pubsub?: GossipSub
+  dht?: KadDHT
+  relay?: CircuitRelayService
+  autoNAT?: unknown
+  dcutr?: unknown
+}
+
+export type SilkLibp2p = Libp2p<SilkServices>
+
+/** How a host finds and stays reachable to others (see docs/ARCHITECTURE.md, "Discovery"). */
+export interface DiscoveryTransportOptions {
+  /** provider nodes serve the DHT; clients only query it */
+  role: 'node' | 'client'
+  /** multiaddrs ending in /p2p/<peerId>, dialled at start */
+  bootstrap?: string[]
+  /** multicast DNS on the local network; sends beyond loopback, so never in tests */
+  mdns?: boolean
+  /** keep private and loopback addresses in DHT records (local networks, tests) */
+  privateAddresses?: boolean
+  /** serve as a circuit relay v2 hop for nodes behind NAT */
+  relayServer?: boolean
+  /** reserve a slot on relays found among connected peers (listen on /p2p-circuit) */
+  relayReserve?: boolean
+  /** ask peers whether our addresses are publicly dialable; default on for nodes */
+  autonat?: boolean
+  /** upgrade relayed connections to direct ones by hole punching; default on */
+  dcutr?: boolean
+}
 
 /**
  * The transport stack both ends share: TCP, Noise (proves each side's key), Yamux, identify, ping.
  * The node passes its one key; a client may pass none (an ephemeral key is made).
+ * With `discovery`, also gossipsub (adverts), Silk's Kad-DHT, bootstrap, optional mDNS, the
+ * circuit relay v2 transport (optionally a relay server), AutoNAT and DCUtR.
  */
-export function transportOptions (privateKey: PrivateKey | undefined, listen: string[] = []) {
-  return {
+export function transportOptions (privateKey: PrivateKey | undefined, listen: string[] = [], discovery?: DiscoveryTransportOptions): Libp2pOptions<SilkServices> {
+  const base = {
     ...(privateKey !== undefined ? { privateKey } : {}),
     addresses: { listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify(), ping: ping() }
-  } satisfies Libp2pOptions
+  } satisfies Libp2pOptions<SilkServices>
+  if (discovery === undefined) return base
+
+  const node = discovery.role === 'node'
+  const services: NonNullable<Libp2pOptions<SilkServices>['services']> = {
+    ...base.services,
+    pubsub: gossipsub({
+      allowPublishToZeroTopicPeers: true,
+      allowedTopics: [ADVERT_TOPIC],
+      fallbackToFloodsub: false
+    }),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: !node,
+      peerInfoMapper: discovery.privateAddresses === true ? passthroughMapper : removePrivateAddressesMapper
+    })
+  }
+  if (discovery.relayServer === true) services.relay = circuitRelayServer()
+  if (discovery.autonat ?? node) services.autoNAT = autoNAT()
+  if (discovery.dcutr ?? true) services.dcutr = dcutr()
+  const peerDiscovery: Array<NonNullable<Libp2pOptions['peerDiscovery']>[number]> = []
+  if ((discovery.bootstrap ?? []).length > 0) peerDiscovery.push(bootstrap({ list: discovery.bootstrap! }))
+  if (discovery.mdns === true) peerDiscovery.push(mdns())
+  return {
+    ...base,
+    addresses: { listen: discovery.relayReserve === true ? [...listen, '/p2p-circuit'] : listen },
+    transports: [tcp(), circuitRelayTransport()],
+    services,
+    peerDiscovery
+  }
+}
+
+/**
+ * mDNS only reports peers; libp2p does not dial them. This dials each newly discovered peer while
+ * the host has few connections, so gossip and the DHT get neighbours. Returns an unsubscribe.
+ */
+export function dialDiscoveredPeers (libp2p: Libp2p, below: number = DISCOVERY_DEFAULTS.dialDiscoveredBelow): () => void {
+  const onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
+    if (libp2p.getConnections().length >= below) return
+    libp2p.dial(evt.detail.id).catch(() => {})
+  }
+  libp2p.addEventListener('peer:discovery', onDiscovery)
+  return () => { libp2p.removeEventListener('peer:discovery', onDiscovery) }
 }

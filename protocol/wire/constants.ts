@@ -28,7 +28,8 @@ export const WIRE_ERRORS = [
   'STALE_VOUCHER', // seqno not above the last accepted one
   'UNDERPAID', // the voucher does not pay for the receipts issued
   'BAD_RECEIPTS_ROOT',
-  'OVERLOADED',
+  'OVERLOADED', // queue full or too many sessions from one peer: retry later or elsewhere
+  'SHUTTING_DOWN', // the node is stopping: go to another provider
   'INTERNAL'
 ] as const
 

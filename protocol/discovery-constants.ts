@@ -1,0 +1,51 @@
+/** gossipsub topic every node and discovering client subscribes to; carries SignedAdvert bytes */
+export const ADVERT_TOPIC = '/silk/adverts/1.0.0'
+
+/** request/response: AdvertRequest → AdvertResponse on a fresh stream, one length-prefixed message each way */
+export const ADVERT_PROTOCOL = '/silk/advert/1.0.0'
+
+/** Silk's own Kademlia DHT, so provider records never mix with the public IPFS DHT */
+export const DHT_PROTOCOL = '/silk/kad/1.0.0'
+
+/** Prefix of the bytes an advert signature covers, so it can never be read as another signed object */
+export const ADVERT_SIGNING_DOMAIN = 'silk-advert:'
+
+export const ADVERT_LIMITS = {
+  /** a whole SignedAdvert, as gossiped */
+  maxAdvertBytes: 16 * 1024,
+  maxModels: 64,
+  maxNameBytes: 128,
+  maxTaskBytes: 64,
+  maxTeeBytes: 64,
+  /** TON addresses: 48 characters user-friendly, 66 raw */
+  maxAddressChars: 80,
+  maxAddrs: 16,
+  maxAddrBytes: 256,
+  /** longest accepted lifetime of an advert; a longer expiry is malformed */
+  maxTtlSeconds: 24 * 3600,
+  /** how far a sender's clock may run ahead before its adverts look too long-lived */
+  clockSkewSeconds: 60,
+  /** an AdvertResponse: adverts and bytes */
+  maxResponseAdverts: 256,
+  maxResponseBytes: 1024 * 1024,
+  maxRequestBytes: 64
+} as const
+
+export const DISCOVERY_DEFAULTS = {
+  /** seconds an advert lives; a node that stops publishing disappears after this */
+  advertTtlSeconds: 30 * 60,
+  /** republish every third of the lifetime, so two lost refreshes in a row still leave no gap */
+  refreshFraction: 1 / 3,
+  /** one advert request on a fresh stream */
+  fetchTimeoutMs: 5_000,
+  /** how many newly identified peers a book asks for the adverts they know after it starts */
+  catchUpPeers: 3,
+  /** how often expired adverts are dropped from a table */
+  pruneIntervalMs: 1_000,
+  /** peers kept in a table; more are ignored until some expire */
+  maxTablePeers: 10_000,
+  /** how often a publisher checks whether its DHT provider records should be spread again */
+  provideCheckMs: 2_000,
+  /** connections below which a node dials peers that mDNS (or any discovery) reports */
+  dialDiscoveredBelow: 16
+} as const
