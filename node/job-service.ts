@@ -249,6 +249,7 @@ class Session {
     const model = this.c.models.list().find((m) => m.hash.equals(modelHash))
     if (model === undefined) throw new JobError('UNKNOWN_MODEL', `no model with hash ${modelHash.toString('hex')} here`)
     const ledger = this.c.vouchers.get(this.channel)
+    if (ledger.amount + owed + model.pricePerUnit > this.state.deposit) await this.refreshChannel()
     if (ledger.amount + owed + model.pricePerUnit > this.state.deposit) {
       throw new JobError('DEPOSIT_EXHAUSTED', 'the channel deposit cannot cover another job; top it up')
     }
@@ -281,6 +282,13 @@ class Session {
     })
     this.c.metrics?.jobs.inc({ model: model.name })
     this.c.metrics?.latency.observe({ model: model.name }, Number(process.hrtime.bigint() - started) / 1e9)
+  }
+
+  /** Re-reads the channel (a client may have topped it up, or started closing it). */
+  private async refreshChannel (): Promise<void> {
+    const state = await this.c.chain.channelFor(this.channel!)
+    if (state === undefined) throw new JobError('BAD_CHANNEL', 'the channel is closing or closed')
+    this.state = state
   }
 
   /** Accepts a voucher that pays exactly for a prefix of the unpaid receipts, then stores it durably. */
