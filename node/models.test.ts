@@ -13,6 +13,8 @@ import { ModelStore, type Manifest, type ModelStoreLogger, type TensorSpec } fro
 
 const { onnx } = onnxProto
 const MLP_FILE = join(DEFAULT_MODELS_DIR, 'mlp', 'model.onnx')
+/** Every model in models/: the two tensor models and the two text fixtures (node/text-models.test.ts). */
+const BUNDLED = ['add-4', 'mlp-64-10', 'tiny-chat', 'tiny-moderation']
 
 const temps: string[] = []
 async function tempDir (): Promise<string> {
@@ -87,7 +89,7 @@ describe('ModelStore with the bundled models', () => {
   })
   afterAll(async () => { await store.stop() })
 
-  it('loads both models; the model hash is the sha256 of the .onnx bytes', async () => {
+  it('loads every bundled model; the model hash is the sha256 of the .onnx bytes', async () => {
     const fileHash = createHash('sha256').update(await readFile(MLP_FILE)).digest()
     const mlp = store.get('mlp-64-10')
     expect(mlp?.hash.equals(fileHash)).toBe(true)
@@ -102,7 +104,7 @@ describe('ModelStore with the bundled models', () => {
       inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 64] }],
       outputs: [{ name: 'y', dtype: 'float32', shape: ['N', 10] }]
     })
-    expect(store.list().map((m) => m.name).sort()).toEqual(['add-4', 'mlp-64-10'])
+    expect(store.list().map((m) => m.name).sort()).toEqual(BUNDLED)
     expect(store.get(fileHash)?.name).toBe('mlp-64-10')
     expect(store.get(fileHash.toString('hex'))?.name).toBe('mlp-64-10')
     expect(store.get('nope')).toBeUndefined()
@@ -215,7 +217,7 @@ describe('ModelStore limits and lifecycle', () => {
     await expect(store.run(hash, [])).rejects.toBeInstanceOf(NotStartedError)
     await Promise.all([store.start(), store.start()])
     await store.start()
-    expect(store.list()).toHaveLength(2)
+    expect(store.list()).toHaveLength(BUNDLED.length)
     await store.stop()
     await store.stop()
     expect(store.list()).toHaveLength(0)
@@ -293,7 +295,7 @@ describe('ModelStore refuses models it cannot vouch for', () => {
     await mkdir(join(dir, 'scratch'))
     const store = new ModelStore({ dir })
     await store.start()
-    expect(store.list()).toHaveLength(2)
+    expect(store.list()).toHaveLength(BUNDLED.length)
     await store.stop()
   })
 })
@@ -308,7 +310,7 @@ describe('execution providers', () => {
     const store = new ModelStore({ dir: DEFAULT_MODELS_DIR, executionProviders: ['cuda', 'cpu'], logger })
     await store.start()
     try {
-      expect(store.list().map((m) => m.executionProvider)).toEqual(['cpu', 'cpu'])
+      expect(store.list().map((m) => m.executionProvider)).toEqual(BUNDLED.map(() => 'cpu'))
       expect(logger.warnings).toHaveLength(1)
       expect(logger.warnings[0]?.msg).toMatch(/CUDA execution provider unavailable; falling back to CPU/)
       const hash = store.get('mlp-64-10')?.hash ?? Buffer.alloc(32)

@@ -1,5 +1,6 @@
 // The node's inference module: loads the model folder, checks every model's bytes against its
-// manifest hash, and runs jobs in onnxruntime-node. The only file in Silk that imports onnxruntime.
+// manifest hash, and runs jobs in onnxruntime-node: tensor models directly, text models (chat
+// generation, classification) through node/text-models.ts on sessions created here.
 import { createHash } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join, relative, resolve, sep, isAbsolute } from 'node:path'
@@ -15,10 +16,25 @@ import {
   NotStartedError,
   UnknownModelError
 } from './errors.ts'
+import {
+  TEXT_ASSETS,
+  TextClassifier,
+  TextGenerator,
+  type ClassificationInfo,
+  type ClassifyResult,
+  type GenerateRequest,
+  type GenerateResult,
+  type GenerationInfo,
+  type TextModelFiles
+} from './text-models.ts'
+
+export type { ChatMessage, ChatRole, ClassificationInfo, ClassifyResult, GenerateRequest, GenerateResult, GenerationInfo, LabelScore } from './text-models.ts'
 
 export const MANIFEST_FILE = 'manifest.json'
 /** Default cap on the summed byte size of one job's input tensors. */
 export const DEFAULT_MAX_INPUT_BYTES = 16 * 1024 * 1024
+/** Default cap on the messages of one conversation for text-generation models. */
+export const DEFAULT_MAX_MESSAGES = 64
 /** Largest price a TON `Coins` field holds (VarUInteger 16). */
 const MAX_PRICE = (1n << 120n) - 1n
 
@@ -40,19 +56,29 @@ function uniqueNames (list: Array<{ name: string }>, field: string, ctx: z.Refin
   })
 }
 
-export const manifestSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_", "-"; at most 64'),
-  task: z.enum(['tensor']),
-  /** The model file, relative to the manifest's folder. */
-  file: z.string().min(1).max(255),
-  /** Hex sha256 of the model file: the model hash that adverts, jobs and receipts carry. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
-  /** Nanoton per unit, as a decimal string (bigint-safe). */
-  pricePerUnit: z.string().regex(/^(0|[1-9][0-9]*)$/, 'a decimal integer string (nanoton)')
-    .refine((s) => s.length <= 37 && BigInt(s) <= MAX_PRICE, 'at most 2^120 - 1'),
+const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_", "-"; at most 64')
+const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits')
+/** Nanoton per unit, as a decimal string (bigint-safe). */
+const priceSchema = z.string().regex(/^(0|[1-9][0-9]*)$/, 'a decimal integer string (nanoton)')
+  .refine((s) => s.length <= 37 && BigInt(s) <= MAX_PRICE, 'at most 2^120 - 1')
+const relativeFileSchema = z.string().min(1).max(255)
+
+/** Fields every manifest has. */
+const commonFields = {
+  name: nameSchema,
+  /** The ONNX file, relative to the manifest's folder (e.g. "model.onnx", "onnx/model.onnx"). */
+  file: relativeFileSchema,
+  /** Hex sha256 of the ONNX file: the model hash that adverts, jobs and receipts carry. */
+  sha256: sha256Schema,
+  pricePerUnit: priceSchema,
+  deterministic: z.boolean()
+}
+
+export const tensorManifestSchema = z.strictObject({
+  ...commonFields,
+  task: z.literal('tensor'),
   /** "row": billed per row of the batch (first axis); "call": billed once per job. */
   unit: z.enum(['row', 'call']),
-  deterministic: z.boolean(),
   inputs: z.array(tensorSpecSchema).min(1).max(TENSOR_LIMITS.maxTensors),
   outputs: z.array(tensorSpecSchema).min(1).max(TENSOR_LIMITS.maxTensors),
   /** Largest accepted first axis. Required for unit "row"; when set, every input's first axis is the same symbol. */
@@ -74,8 +100,54 @@ export const manifestSchema = z.strictObject({
   }
 })
 
+/**
+ * The other files of a text model (config, tokenizer, …), relative path → hex sha256. Checked at
+ * load like the ONNX file: a changed tokenizer or config changes what the model computes.
+ */
+const assetsSchema = z.record(relativeFileSchema, sha256Schema)
+  .refine((a) => Object.keys(a).length <= 32, 'at most 32 files')
+
+function requireAssets (names: readonly string[]) {
+  return (m: { assets: Record<string, string> }, ctx: z.RefinementCtx): void => {
+    for (const name of names) {
+      if (!Object.hasOwn(m.assets, name)) ctx.addIssue({ code: 'custom', path: ['assets'], message: `must list "${name}"` })
+    }
+  }
+}
+
+export const textGenerationManifestSchema = z.strictObject({
+  ...commonFields,
+  task: z.literal('text-generation'),
+  /** Billed per generated token. */
+  unit: z.literal('token'),
+  assets: assetsSchema,
+  /** Cap on a request's maxNewTokens. */
+  maxNewTokens: z.number().int().positive().max(65_536),
+  /** Cap on the UTF-8 bytes of a prompt (or of all message contents together). */
+  maxInputBytes: z.number().int().positive().max(16 * 1024 * 1024),
+  /** Cap on the messages of one conversation (default 64). */
+  maxMessages: z.number().int().positive().max(4096).optional()
+}).superRefine(requireAssets([TEXT_ASSETS.config, TEXT_ASSETS.tokenizer, TEXT_ASSETS.tokenizerConfig]))
+
+export const textClassificationManifestSchema = z.strictObject({
+  ...commonFields,
+  task: z.literal('text-classification'),
+  /** Billed one unit per text classified (each text is one classification call). */
+  unit: z.literal('call'),
+  assets: assetsSchema,
+  /** Cap on the texts of one classify call. */
+  maxTexts: z.number().int().positive().max(4096),
+  /** Cap on one text's UTF-8 bytes. */
+  maxTextBytes: z.number().int().positive().max(1024 * 1024)
+}).superRefine(requireAssets([TEXT_ASSETS.config, TEXT_ASSETS.tokenizer, TEXT_ASSETS.tokenizerConfig]))
+
+export const manifestSchema = z.discriminatedUnion('task', [tensorManifestSchema, textGenerationManifestSchema, textClassificationManifestSchema])
+
 export type Manifest = z.infer<typeof manifestSchema>
-export type TensorSpec = Manifest['inputs'][number]
+export type TensorManifest = z.infer<typeof tensorManifestSchema>
+export type TextGenerationManifest = z.infer<typeof textGenerationManifestSchema>
+export type TextClassificationManifest = z.infer<typeof textClassificationManifestSchema>
+export type TensorSpec = z.infer<typeof tensorSpecSchema>
 export type ModelTask = Manifest['task']
 export type ModelUnit = Manifest['unit']
 export type ExecutionProvider = 'cuda' | 'cpu'
@@ -90,11 +162,16 @@ export interface ModelInfo {
   readonly pricePerUnit: bigint
   readonly unit: ModelUnit
   readonly deterministic: boolean
+  /** Tensor models: the declared inputs and outputs. Empty for text models (use generate/classify). */
   readonly inputs: readonly TensorSpec[]
   readonly outputs: readonly TensorSpec[]
   readonly maxBatch: number | undefined
   /** The provider the session was created with ('cuda' may still place some nodes on the CPU). */
   readonly executionProvider: ExecutionProvider
+  /** text-generation models only: request limits. */
+  readonly generation?: GenerationInfo
+  /** text-classification models only: labels and request limits. */
+  readonly classification?: ClassificationInfo
 }
 
 export interface RunResult {
@@ -166,6 +243,14 @@ const ARRAY_OF: Record<DTypeName, new (buffer: ArrayBuffer) => OrtTypedArray> = 
 interface LoadedModel {
   info: ModelInfo
   session: ort.InferenceSession
+  generator?: TextGenerator
+  classifier?: TextClassifier
+}
+
+const USE_INSTEAD: Record<ModelTask, string> = {
+  tensor: 'run()',
+  'text-generation': 'generate()',
+  'text-classification': 'classify()'
 }
 
 function formatShape (shape: ReadonlyArray<number | string>): string {
@@ -230,17 +315,52 @@ export class ModelStore {
   }
 
   async run (modelHash: Uint8Array, inputs: readonly Tensor[]): Promise<RunResult> {
-    if (!this.#started) throw new NotStartedError()
-    const model = this.#find(modelHash)
-    if (model === undefined) throw new UnknownModelError(Buffer.from(modelHash).toString('hex'))
+    const model = this.#modelFor(modelHash, 'tensor')
     const batch = this.#validate(model.info, inputs)
     const feeds: Record<string, ort.Tensor> = {}
     for (const t of inputs) feeds[t.name] = toOrt(t)
-    const running = this.#infer(model, feeds)
+    const outputs = await this.#track(this.#infer(model, feeds))
+    return { outputs, units: model.info.unit === 'row' ? batch : 1 }
+  }
+
+  /**
+   * Scores every text with a text-classification model: per text, all labels of the model in
+   * config order (id2label) with scores in [0, 1] (sigmoid for multi-label models, else softmax).
+   * One unit per text. Texts run one at a time, so a text's scores do not depend on its companions.
+   */
+  async classify (modelHash: Uint8Array, texts: string[]): Promise<ClassifyResult> {
+    const model = this.#modelFor(modelHash, 'text-classification')
+    return await this.#track((model.classifier as TextClassifier).classify(texts))
+  }
+
+  /**
+   * Greedy (deterministic) generation with a text-generation model from a conversation (rendered
+   * with the model's chat template) or a raw prompt. Each piece of decoded text goes to onToken as
+   * soon as it is final; the resolved `text` is exactly the concatenation of those pieces. One unit
+   * per generated token (an end token included). Aborting `signal` stops within one decoding step
+   * and rejects with AbortedError, which carries the partial text and token count. If onToken
+   * throws, generation stops and generate() rejects with that error.
+   */
+  async generate (modelHash: Uint8Array, request: GenerateRequest, onToken?: (text: string) => void): Promise<GenerateResult> {
+    const model = this.#modelFor(modelHash, 'text-generation')
+    return await this.#track((model.generator as TextGenerator).generate(request, onToken))
+  }
+
+  #modelFor (modelHash: Uint8Array, task: ModelTask): LoadedModel {
+    if (!this.#started) throw new NotStartedError()
+    const model = this.#find(modelHash)
+    if (model === undefined) throw new UnknownModelError(Buffer.from(modelHash).toString('hex'))
+    if (model.info.task !== task) {
+      throw new BadInputError(`model "${model.info.name}" is a ${model.info.task} model: use ${USE_INSTEAD[model.info.task]}, not ${USE_INSTEAD[task]}`)
+    }
+    return model
+  }
+
+  /** Keeps the promise in the set stop() waits for. */
+  async #track<T> (running: Promise<T>): Promise<T> {
     this.#inFlight.add(running)
     try {
-      const outputs = await running
-      return { outputs, units: model.info.unit === 'row' ? batch : 1 }
+      return await running
     } finally {
       this.#inFlight.delete(running)
     }
@@ -359,11 +479,7 @@ export class ModelStore {
   }
 
   async #loadModel (folder: string, manifestFile: string, manifest: Manifest): Promise<LoadedModel> {
-    const file = resolve(folder, manifest.file)
-    const rel = relative(folder, file)
-    if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
-      throw new BadManifestError(manifestFile, 'file', `"${manifest.file}" must name a file inside ${folder}`)
-    }
+    const file = insideFolder(folder, manifest.file, manifestFile, 'file')
     let bytes: Buffer
     try {
       bytes = await readFile(file)
@@ -373,29 +489,42 @@ export class ModelStore {
     const hash = modelHash(bytes)
     const hashHex = hash.toString('hex')
     if (hashHex !== manifest.sha256) throw new ModelHashMismatchError(manifest.name, manifest.sha256, hashHex, file)
+    // Text models: every other file the model needs is hash-checked too, and parsed from those bytes.
+    const files = manifest.task === 'tensor' ? undefined : await readAssets(folder, manifestFile, manifest)
     // The session gets the very bytes that were hashed, so the file cannot change in between.
     const { session, provider } = await this.#createSession(bytes, manifest.name, manifestFile)
     try {
-      checkAgainstGraph(manifestFile, 'inputs', manifest.inputs, session.inputMetadata)
-      checkAgainstGraph(manifestFile, 'outputs', manifest.outputs, session.outputMetadata)
+      const base = {
+        name: manifest.name,
+        hash,
+        hashHex,
+        pricePerUnit: BigInt(manifest.pricePerUnit),
+        deterministic: manifest.deterministic,
+        executionProvider: provider
+      }
+      if (manifest.task === 'tensor') {
+        checkAgainstGraph(manifestFile, 'inputs', manifest.inputs, session.inputMetadata)
+        checkAgainstGraph(manifestFile, 'outputs', manifest.outputs, session.outputMetadata)
+        const info: ModelInfo = { ...base, task: manifest.task, unit: manifest.unit, inputs: manifest.inputs, outputs: manifest.outputs, maxBatch: manifest.maxBatch }
+        return { info, session }
+      }
+      const ctx = { name: manifest.name, manifestFile, session, files: files as TextModelFiles }
+      if (manifest.task === 'text-generation') {
+        const generator = await TextGenerator.load(ctx, {
+          maxNewTokens: manifest.maxNewTokens,
+          maxInputBytes: manifest.maxInputBytes,
+          maxMessages: manifest.maxMessages ?? DEFAULT_MAX_MESSAGES
+        })
+        const info: ModelInfo = { ...base, task: manifest.task, unit: manifest.unit, inputs: [], outputs: [], maxBatch: undefined, generation: generator.info }
+        return { info, session, generator }
+      }
+      const classifier = await TextClassifier.load(ctx, { maxTexts: manifest.maxTexts, maxTextBytes: manifest.maxTextBytes })
+      const info: ModelInfo = { ...base, task: manifest.task, unit: manifest.unit, inputs: [], outputs: [], maxBatch: undefined, classification: classifier.info }
+      return { info, session, classifier }
     } catch (err) {
       await session.release()
       throw err
     }
-    const info: ModelInfo = {
-      name: manifest.name,
-      hash,
-      hashHex,
-      task: manifest.task,
-      pricePerUnit: BigInt(manifest.pricePerUnit),
-      unit: manifest.unit,
-      deterministic: manifest.deterministic,
-      inputs: manifest.inputs,
-      outputs: manifest.outputs,
-      maxBatch: manifest.maxBatch,
-      executionProvider: provider
-    }
-    return { info, session }
   }
 
   async #createSession (bytes: Uint8Array, model: string, manifestFile: string): Promise<{ session: ort.InferenceSession, provider: ExecutionProvider }> {
@@ -432,6 +561,47 @@ export class ModelStore {
     await Promise.allSettled(models.map(async (m) => await m.session.release()))
     this.#log.info({ dir: this.#dir }, 'model store stopped')
   }
+}
+
+/** Resolves a manifest path; it must name a file inside the model's folder. */
+function insideFolder (folder: string, path: string, manifestFile: string, field: string): string {
+  const file = resolve(folder, path)
+  const rel = relative(folder, file)
+  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
+    throw new BadManifestError(manifestFile, field, `"${path}" must name a file inside ${folder}`)
+  }
+  return file
+}
+
+/** Reads, hash-checks and parses a text model's JSON files (config, tokenizer, …). */
+async function readAssets (folder: string, manifestFile: string, manifest: TextGenerationManifest | TextClassificationManifest): Promise<TextModelFiles> {
+  const parsed = new Map<string, Record<string, unknown>>()
+  for (const [path, expected] of Object.entries(manifest.assets)) {
+    const field = `assets.${path}`
+    const file = insideFolder(folder, path, manifestFile, field)
+    let bytes: Buffer
+    try {
+      bytes = await readFile(file)
+    } catch (err) {
+      throw new BadManifestError(manifestFile, field, `cannot read ${file}: ${(err as Error).message}`, { cause: err })
+    }
+    const actual = modelHash(bytes).toString('hex')
+    if (actual !== expected) throw new ModelHashMismatchError(manifest.name, expected, actual, file)
+    if (!path.endsWith('.json')) continue
+    let json: unknown
+    try {
+      json = JSON.parse(bytes.toString('utf8'))
+    } catch (err) {
+      throw new BadManifestError(manifestFile, field, `${file} is not valid JSON: ${(err as Error).message}`, { cause: err })
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new BadManifestError(manifestFile, field, `${file} must hold a JSON object`)
+    parsed.set(path, json as Record<string, unknown>)
+  }
+  const need = (path: string): Record<string, unknown> => parsed.get(path) as Record<string, unknown>
+  const files: TextModelFiles = { config: need(TEXT_ASSETS.config), tokenizer: need(TEXT_ASSETS.tokenizer), tokenizerConfig: need(TEXT_ASSETS.tokenizerConfig) }
+  const generationConfig = parsed.get(TEXT_ASSETS.generationConfig)
+  if (generationConfig !== undefined) files.generationConfig = generationConfig
+  return files
 }
 
 /** The manifest must describe the graph it ships with: same names and dtypes, no looser fixed axes. */

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto'
 import { Address, beginCell, Cell, type Slice } from '@ton/core'
-import { sign, signVerify } from '@ton/crypto'
 import { ProtocolError } from './errors.ts'
 
 // Builders and parsers in pairs for the signed records of protocol/schema.tlb.
@@ -133,14 +132,38 @@ export function signatureCell (sig: Buffer): Cell {
   return beginCell().storeBuffer(sig, 64).endCell()
 }
 
+// Ed25519 through node:crypto (OpenSSL): the same deterministic signatures as @ton/crypto's
+// tweetnacl, about 100x faster, which matters at two signatures and two checks per job.
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex')
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex')
+const keyCache = new Map<string, KeyObject>()
+
+function cachedKey (kind: 'private' | 'public', raw: Buffer): KeyObject {
+  const id = kind + raw.toString('hex')
+  let key = keyCache.get(id)
+  if (key === undefined) {
+    key = kind === 'private'
+      ? createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, raw]), format: 'der', type: 'pkcs8' })
+      : createPublicKey({ key: Buffer.concat([SPKI_ED25519, raw]), format: 'der', type: 'spki' })
+    if (keyCache.size > 4096) keyCache.clear()
+    keyCache.set(id, key)
+  }
+  return key
+}
+
 /** Ed25519 over the cell hash, exactly what TVM's check_signature(cell.hash(), …) verifies. */
 export function signCell (cell: Cell, secretKey: Buffer): Buffer {
-  return sign(cell.hash(), secretKey)
+  // a @ton/crypto secret key is seed ++ public key
+  return edSign(null, cell.hash(), cachedKey('private', secretKey.subarray(0, 32)))
 }
 
 export function verifyCell (cell: Cell, signature: Uint8Array, publicKey: Buffer): boolean {
   if (signature.length !== 64 || publicKey.length !== 32) return false
-  return signVerify(cell.hash(), Buffer.from(signature), publicKey)
+  try {
+    return edVerify(null, cell.hash(), cachedKey('public', publicKey), signature)
+  } catch {
+    return false // not a valid point: no signature can match it
+  }
 }
 
 /** Decodes a BOC holding exactly one root cell, turning every failure into a typed error. */

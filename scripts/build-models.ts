@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import onnxProto from 'onnx-proto'
-import type { Manifest, TensorSpec } from '../node/models.ts'
+import type { TensorManifest as Manifest, TensorSpec } from '../node/models.ts'
 
 const { onnx } = onnxProto
 type GraphProto = onnxProto.onnx.IGraphProto
