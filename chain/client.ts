@@ -10,8 +10,8 @@
 
 import { keyPairFromSecretKey, keyPairFromSeed, type KeyPair } from '@ton/crypto'
 import {
-  Address, beginCell, external, storeMessage, TonClient, WalletContractV4,
-  SendMode, type MessageRelaxed, type Transaction
+  Address, beginCell, external, internal, storeMessage, TonClient, WalletContractV4,
+  SendMode, type MessageRelaxed, type Sender, type SenderArguments, type Transaction
 } from '@ton/ton'
 
 export interface ChainClientOptions {
@@ -225,4 +225,20 @@ export async function sendAndWait (client: TonClient, w: KeyWallet, args: Transf
     t.inMessage?.info.type === 'external-in' && t.inMessage.body.hash().toString('hex') === sent.bodyHash,
   { ...opts, sinceLt: opts.sinceLt ?? sent.sinceLt })
   return { sent, tx }
+}
+
+/**
+ * A @ton/core Sender for contract wrappers that signs with the wallet's key and takes valid_until
+ * from chain time (see sendTransfer), unlike TonClient's stock sender.
+ */
+export function walletSender (client: TonClient, w: KeyWallet): Sender {
+  return {
+    address: w.address,
+    async send (args: SenderArguments): Promise<void> {
+      await sendTransfer(client, w, {
+        messages: [internal({ to: args.to, value: args.value, bounce: args.bounce ?? true, init: args.init ?? null, body: args.body ?? null })],
+        sendMode: args.sendMode ?? SendMode.PAY_GAS_SEPARATELY
+      })
+    }
+  }
 }

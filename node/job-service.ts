@@ -94,7 +94,9 @@ export class JobService {
     this.draining = true
     await this.components.libp2p.unhandle(JOB_PROTOCOL)
     const inFlight = [...this.open].map(async (s) => { await s.idle() })
-    await Promise.race([Promise.all(inFlight), new Promise((resolve) => setTimeout(resolve, this.init.drainTimeoutMs ?? 30_000))])
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([Promise.all(inFlight), new Promise((resolve) => { timer = setTimeout(resolve, this.init.drainTimeoutMs ?? 30_000) })])
+    clearTimeout(timer)
     await Promise.all([...this.open].map(async (s) => { await s.close() }))
     this.sessions.clear()
     this.draining = false
@@ -298,25 +300,25 @@ class Session {
     const v = parseVoucher(cell)
     if (!v.channel.equals(this.channel)) throw new JobError('MALFORMED_VOUCHER', 'voucher names another channel')
     if (!verifyCell(cell, frame.signature, this.state.clientKey)) throw new JobError('BAD_SIGNATURE', 'voucher signature does not match the channel client key')
-    const ledger = this.c.vouchers.get(this.channel)
-    if (v.seqno <= ledger.seqno) throw new JobError('STALE_VOUCHER', `voucher seqno ${v.seqno} is not above ${ledger.seqno}`)
-    if (v.amount > this.state.deposit) throw new JobError('UNDERPAID', 'voucher exceeds the channel deposit')
-    let root = ledger.root
-    let amount = ledger.amount
     let covered = 0
-    for (const u of this.unpaid) {
-      if (amount >= v.amount) break
-      root = nextReceiptsRoot(root, u.receipt)
-      amount += u.cost
-      covered++
-    }
-    if (covered === 0 || amount !== v.amount) {
-      const due = this.unpaid.reduce((sum, u) => sum + u.cost, ledger.amount)
-      throw new JobError('UNDERPAID', `voucher pays ${v.amount} nanoton in total; the receipts issued come to ${due}`)
-    }
-    if (!root.equals(v.receiptsRoot)) throw new JobError('BAD_RECEIPTS_ROOT', 'voucher receipts root does not match the receipts issued')
-    const next: ChannelLedger = { ...ledger, seqno: v.seqno, amount: v.amount, root, voucher: cell.toBoc(), clientSig: Buffer.from(frame.signature) }
-    await this.c.vouchers.save(next)
+    const next = await this.c.vouchers.update(this.channel, (ledger) => {
+      if (v.seqno <= ledger.seqno) throw new JobError('STALE_VOUCHER', `voucher seqno ${v.seqno} is not above ${ledger.seqno}`)
+      if (v.amount > this.state!.deposit) throw new JobError('UNDERPAID', 'voucher exceeds the channel deposit')
+      let root = ledger.root
+      let amount = ledger.amount
+      for (const u of this.unpaid) {
+        if (amount >= v.amount) break
+        root = nextReceiptsRoot(root, u.receipt)
+        amount += u.cost
+        covered++
+      }
+      if (covered === 0 || amount !== v.amount) {
+        const due = this.unpaid.reduce((sum, u) => sum + u.cost, ledger.amount)
+        throw new JobError('UNDERPAID', `voucher pays ${v.amount} nanoton in total; the receipts issued come to ${due}`)
+      }
+      if (!root.equals(v.receiptsRoot)) throw new JobError('BAD_RECEIPTS_ROOT', 'voucher receipts root does not match the receipts issued')
+      return { ...ledger, seqno: v.seqno, amount: v.amount, root, voucher: cell.toBoc(), clientSig: Buffer.from(frame.signature) }
+    })
     this.unpaid = this.unpaid.slice(covered)
     await this.frames.write({ voucherAck: { seqno: v.seqno } })
     this.service.init.onVoucher?.(next)

@@ -87,7 +87,9 @@ export class Settlement {
   }
 
   /** Called after each stored voucher: claims when the channel's unclaimed value passes the threshold. */
-  onVoucher (ledger: ChannelLedger): void {
+  onVoucher (changed: ChannelLedger): void {
+    // read afresh: a claim may have finished while this voucher was being stored
+    const ledger = this.c.vouchers.get(changed.channel)
     if (this.c.vouchers.unclaimed(ledger) >= this.init.threshold) {
       this.claim(ledger.channel).catch((err: Error) => { this.c.logger.error({ channel: ledger.channel.toString(), err: err.message }, 'claim failed') })
     }
@@ -121,7 +123,7 @@ export class Settlement {
     // A claim sent before a crash may have landed without being recorded: trust the chain.
     const onChain = await this.c.chain.open(Channel.createFromAddress(channel)).getChannelData()
     if (onChain.paid >= ledger.amount) {
-      await this.c.vouchers.save({ ...ledger, claimed: onChain.paid })
+      await this.c.vouchers.update(channel, (l) => ({ ...l, claimed: max(l.claimed, onChain.paid) }))
       return undefined
     }
     const voucher = Cell.fromBoc(ledger.voucher)[0]!
@@ -144,11 +146,15 @@ export class Settlement {
       txHash: txHashHex(tx),
       time: tx.now
     }
-    await this.c.vouchers.save({ ...this.c.vouchers.get(channel), claimed: ledger.amount })
+    await this.c.vouchers.update(channel, (l) => ({ ...l, claimed: max(l.claimed, ledger.amount) }))
     await this.c.vouchers.recordPayout(payout)
     this.c.logger.info({ channel: payout.channel, amount: payout.amount, tx: payout.txHash, explorer: this.init.explorer(payout.txHash) }, 'claimed')
     return payout
   }
+}
+
+function max (a: bigint, b: bigint): bigint {
+  return a > b ? a : b
 }
 
 function isClaimFrom (tx: Transaction, wallet: Address): boolean {

@@ -34,7 +34,10 @@ interface LedgerJson { channel: string, seqno: number, amount: string, root: str
  */
 export class VoucherStore {
   private readonly ledgers = new Map<string, ChannelLedger>()
+  /** per channel, the tail of its queue of updates: one write at a time, each on the freshest ledger */
+  private readonly writes = new Map<string, Promise<unknown>>()
   private readonly dir: string
+  private tmpCounter = 0
 
   constructor (private readonly dataDir: string) {
     this.dir = join(dataDir, 'channels')
@@ -43,7 +46,7 @@ export class VoucherStore {
   async start (): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 })
     for (const name of await readdir(this.dir)) {
-      if (!name.endsWith('.json')) continue
+      if (!name.endsWith('.json')) continue // leftovers of an interrupted write end in .tmp
       const json = JSON.parse(await readFile(join(this.dir, name), 'utf8')) as LedgerJson
       const ledger: ChannelLedger = {
         channel: Address.parse(json.channel),
@@ -73,7 +76,24 @@ export class VoucherStore {
     return ledger.amount - ledger.claimed
   }
 
-  async save (ledger: ChannelLedger): Promise<void> {
+  /**
+   * Applies `change` to the freshest ledger of a channel and stores the result durably. Updates of
+   * one channel run one at a time; if `change` throws, nothing is stored and the error propagates.
+   */
+  async update (channel: Address, change: (ledger: ChannelLedger) => ChannelLedger): Promise<ChannelLedger> {
+    const key = channel.toRawString()
+    const run = (this.writes.get(key) ?? Promise.resolve()).then(async () => {
+      const next = change(this.get(channel))
+      await this.write(next)
+      return next
+    })
+    const tail = run.catch(() => {})
+    this.writes.set(key, tail)
+    void tail.then(() => { if (this.writes.get(key) === tail) this.writes.delete(key) })
+    return await run
+  }
+
+  private async write (ledger: ChannelLedger): Promise<void> {
     const json: LedgerJson = {
       channel: ledger.channel.toRawString(),
       seqno: ledger.seqno,
@@ -84,7 +104,7 @@ export class VoucherStore {
     if (ledger.voucher !== undefined) json.voucher = ledger.voucher.toString('base64')
     if (ledger.clientSig !== undefined) json.clientSig = ledger.clientSig.toString('hex')
     const file = join(this.dir, `${ledger.channel.hash.toString('hex')}.json`)
-    const tmp = `${file}.tmp`
+    const tmp = `${file}.${process.pid}.${this.tmpCounter++}.tmp`
     const handle = await open(tmp, 'w', 0o600)
     try {
       await handle.writeFile(JSON.stringify(json))

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fromNano, toNano } from '@ton/core'
-import { chainClient, deployRegistry, faucet, registerProvider, txHashHex, waitForTransaction, walletFromKey } from '../chain/index.ts'
+import { chainClient, deployRegistry, faucet, registerProvider, txHashHex, waitForTransaction, walletFromKey, walletSender } from '../chain/index.ts'
 import { float32Tensor, float32Values, SilkClient } from '../client/index.ts'
 import { Channel } from '../contracts/index.ts'
 import { readKeyFile } from '../node/keyfile.ts'
@@ -83,7 +83,7 @@ async function main (): Promise<void> {
     const client = new SilkClient({
       chain,
       registry: registry.address,
-      wallet: { address: clientWallet.address, sender: chain.open(clientWallet.wallet).sender(clientWallet.keyPair.secretKey) },
+      wallet: { address: clientWallet.address, sender: walletSender(chain, clientWallet) },
       clientKey: clientWallet.keyPair
     })
     await client.start()

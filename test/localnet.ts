@@ -1,4 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -6,10 +8,11 @@ import { toNano, type Address } from '@ton/core'
 import type { TonClient } from '@ton/ton'
 import { pino } from 'pino'
 import { deployRegistry, registerProvider } from '../chain/operations.ts'
-import { chainClient, faucet, walletFromKey, type KeyWallet } from '../chain/client.ts'
+import { chainClient, faucet, walletFromKey, walletSender, type KeyWallet } from '../chain/client.ts'
 import { startDevnet, type Devnet } from '../devnet/server.ts'
 import { SilkClient } from '../client/index.ts'
 import { parseNodeConfig, type NodeConfig } from '../node/config.ts'
+import { createKeyFile } from '../node/keyfile.ts'
 import { ProviderNode } from '../node/provider-node.ts'
 import { identityFromSeed, type Identity } from '../protocol/keys.ts'
 
@@ -25,7 +28,35 @@ export interface LocalNet {
   dir: string
   addNode(opts?: { stake?: bigint, register?: boolean, config?: Partial<Record<keyof NodeConfig, unknown>> }): Promise<{ node: ProviderNode, owner: KeyWallet, identity: Identity }>
   addClient(funds?: bigint): Promise<{ client: SilkClient, wallet: KeyWallet }>
+  /** a registered node as its own `silk node start` process, for tests that kill it */
+  addNodeProcess(config?: Record<string, unknown>): Promise<NodeProcess>
   close(): Promise<void>
+}
+
+export interface NodeProcess {
+  child: ChildProcess
+  address: string
+  admin: string
+  owner: KeyWallet
+  configFile: string
+  /** starts the same node again (same key, same data) after it was killed */
+  restart(): Promise<NodeProcess>
+}
+
+const CLI = new URL('../cli/bin.js', import.meta.url).pathname
+
+/** Starts `silk node start` as a real process; resolves once it listens. */
+async function spawnNode (configFile: string): Promise<{ child: ChildProcess, address: string, admin: string }> {
+  const child = spawn(process.execPath, [CLI, 'node', 'start', '--config', configFile], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const lines = createInterface({ input: child.stdout! })
+  return await new Promise((resolve, reject) => {
+    child.once('exit', (code) => { reject(new Error(`node exited with ${String(code)}`)) })
+    lines.on('line', (line) => {
+      if (!line.includes('"listening"')) return
+      const info = JSON.parse(line) as { addresses: string[], admin: string }
+      resolve({ child, address: info.addresses[0]!, admin: info.admin })
+    })
+  })
 }
 
 export async function wallet (devnet: Devnet, amount: bigint): Promise<KeyWallet> {
@@ -42,6 +73,7 @@ export async function startLocalNet (): Promise<LocalNet> {
   const registry = await deployRegistry(chain, governor, { feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: 3600 })
   const nodes: ProviderNode[] = []
   const clients: SilkClient[] = []
+  const processes: ChildProcess[] = []
   const logger = pino({ level: 'silent' })
   let n = 0
   return {
@@ -67,12 +99,37 @@ export async function startLocalNet (): Promise<LocalNet> {
       nodes.push(node)
       return { node, owner, identity }
     },
+    async addNodeProcess (extra = {}) {
+      const nodeDir = join(dir, `node-${n++}`)
+      const identity = await createKeyFile(join(nodeDir, 'node.key'))
+      const owner = await wallet(devnet, toNano('50'))
+      await registerProvider(chain, registry.address, owner, identity.keyPair.publicKey, MIN_STAKE)
+      await faucet(devnet.baseUrl, walletFromKey(identity.keyPair).address, toNano('5'))
+      const configFile = join(nodeDir, 'config.json')
+      await writeFile(configFile, JSON.stringify({
+        keyFile: 'node.key',
+        providerOwner: owner.address.toString(),
+        chain: { network: 'local', endpoint: devnet.endpoint, registry: registry.address.toString() },
+        modelsDir: MODELS_DIR,
+        dataDir: 'data',
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        admin: { port: 0 },
+        logLevel: 'warn',
+        ...extra
+      }))
+      const start = async (): Promise<NodeProcess> => {
+        const p = await spawnNode(configFile)
+        processes.push(p.child)
+        return { ...p, owner, configFile, restart: start }
+      }
+      return await start()
+    },
     async addClient (funds = toNano('50')) {
       const w = await wallet(devnet, funds)
       const client = new SilkClient({
         chain,
         registry: registry.address,
-        wallet: { address: w.address, sender: chain.open(w.wallet).sender(w.keyPair.secretKey) },
+        wallet: { address: w.address, sender: walletSender(chain, w) },
         clientKey: w.keyPair
       })
       await client.start()
@@ -82,6 +139,7 @@ export async function startLocalNet (): Promise<LocalNet> {
     async close () {
       await Promise.all(clients.map(async (c) => { await c.stop() }))
       await Promise.all(nodes.map(async (nd) => { await nd.stop() }))
+      for (const p of processes) p.kill('SIGKILL')
       await devnet.close()
       await rm(dir, { recursive: true, force: true })
     }

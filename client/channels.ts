@@ -1,0 +1,48 @@
+import type { Address, Sender } from '@ton/core'
+import type { TonClient } from '@ton/ton'
+import { Channel, type ChannelData } from '../contracts/index.ts'
+import { ChannelError } from './errors.ts'
+
+// The client's side of a channel's life on chain: top up, start and finish closing.
+
+const POLL_MS = 250
+
+export async function readChannel (chain: TonClient, address: Address): Promise<ChannelData | undefined> {
+  try {
+    return await chain.open(Channel.createFromAddress(address)).getChannelData()
+  } catch {
+    return undefined
+  }
+}
+
+/** Polls the channel until `done` holds. */
+export async function waitForChannel (chain: TonClient, address: Address, done: (d: ChannelData) => boolean, what: string, timeoutMs = 60_000): Promise<ChannelData> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const data = await readChannel(chain, address)
+    if (data !== undefined && done(data)) return data
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+  throw new ChannelError(`channel ${address.toString()}: ${what} did not happen in time`)
+}
+
+/** Adds `amount` to the deposit and resolves once the channel holds it. */
+export async function topUpChannel (chain: TonClient, sender: Sender, address: Address, amount: bigint): Promise<ChannelData> {
+  const before = await readChannel(chain, address)
+  if (before === undefined || !before.initialized) throw new ChannelError('cannot top up a channel that is not open')
+  if (before.closeAt !== 0 || before.closed) throw new ChannelError('cannot top up a closing or closed channel')
+  await chain.open(Channel.createFromAddress(address)).sendTopUp(sender, { amount })
+  return await waitForChannel(chain, address, (d) => d.deposit >= before.deposit + amount, 'the top-up')
+}
+
+/** Starts the close: the provider may still claim until close_at; returns close_at. */
+export async function startClose (chain: TonClient, sender: Sender, address: Address): Promise<number> {
+  await chain.open(Channel.createFromAddress(address)).sendStartClose(sender)
+  return (await waitForChannel(chain, address, (d) => d.closeAt !== 0, 'start of the close')).closeAt
+}
+
+/** Finishes the close after close_at: the rest of the deposit comes back to the client wallet. */
+export async function finishClose (chain: TonClient, sender: Sender, address: Address): Promise<ChannelData> {
+  await chain.open(Channel.createFromAddress(address)).sendFinishClose(sender)
+  return await waitForChannel(chain, address, (d) => d.closed, 'the close')
+}
