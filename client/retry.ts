@@ -24,16 +24,20 @@ export async function withRetry<T> (attempt: (n: number) => Promise<T>, options:
   const max = options.maxDelayMs ?? 2000
   const retryable = options.retryable ?? isRetryable
   for (let n = 0; ; n++) {
-    if (options.signal?.aborted === true) throw new AbortError('aborted')
+    if (aborted(options.signal)) throw new AbortError('aborted')
     try {
       return await attempt(n)
     } catch (err) {
-      if (n >= retries || !retryable(err) || options.signal?.aborted === true) throw err
+      if (n >= retries || !retryable(err) || aborted(options.signal)) throw err
       options.onRetry?.(err, n + 1)
       const ceiling = Math.min(max, min * 2 ** n)
       await sleep(Math.random() * ceiling, options.signal)
     }
   }
+}
+
+function aborted (signal?: AbortSignal): boolean {
+  return signal?.aborted === true
 }
 
 async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
