@@ -36,7 +36,7 @@ export class JobFailedError extends SilkError {
 /** A result whose receipt does not prove what it must; it is not paid for. */
 export class InvalidReceiptError extends SilkError {
   override name = 'InvalidReceiptError'
-  constructor (readonly reason: 'MALFORMED' | 'BAD_SIGNATURE' | 'WRONG_CHANNEL' | 'WRONG_JOB' | 'WRONG_MODEL' | 'INPUT_MISMATCH' | 'OUTPUT_MISMATCH' | 'WRONG_PRICE' | 'TOO_EXPENSIVE', message: string) {
+  constructor (readonly reason: 'MALFORMED' | 'BAD_SIGNATURE' | 'WRONG_CHANNEL' | 'WRONG_JOB' | 'WRONG_MODEL' | 'INPUT_MISMATCH' | 'OUTPUT_MISMATCH' | 'WRONG_PRICE' | 'WRONG_UNITS' | 'TOO_EXPENSIVE', message: string) {
     super(message)
   }
 }

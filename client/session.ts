@@ -7,12 +7,18 @@ import {
 } from '../protocol/cells.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import { hashTensors, type Tensor } from '../protocol/tensor.ts'
-import { fromWireTensors, toWireTensor, type Frame, type FrameKind, type ModelInfo, type Welcome } from '../protocol/wire/frames.ts'
+import {
+  fromWireTensors, jobRequest, toWireTensor, type Frame, type FrameKind, type JobRequest, type JobResult as WireJobResult, type ModelInfo, type Welcome
+} from '../protocol/wire/frames.ts'
+import {
+  classificationInputHash, classificationOutputHash, generationInputHash, generationOutputHash, type ChatTurn, type ScoredLabel
+} from '../protocol/text.ts'
+import type { TeeTier } from '../protocol/attestation.ts'
 import { FrameStream } from '../protocol/wire/stream.ts'
 import { AbortError, ConnectionError, InvalidReceiptError, JobFailedError, TimeoutError, UnknownModelError } from './errors.ts'
 
-export interface JobResult {
-  outputs: Tensor[]
+/** What every paid job returns besides its output. */
+export interface PaidJob {
   /** the verified receipt and the node's signature over it */
   receipt: Receipt
   receiptCell: Cell
@@ -21,6 +27,25 @@ export interface JobResult {
   cost: bigint
   /** seqno of that voucher */
   seqno: number
+  /** the trust tier that served it: 'tdx' (attested confidential VM), 'dev' (local only), 'none' */
+  tier: TeeTier
+}
+
+export interface JobResult extends PaidJob { outputs: Tensor[] }
+export interface ClassifyResult extends PaidJob { labels: ScoredLabel[][] }
+export interface ChatResult extends PaidJob { text: string, tokens: number }
+
+export interface ChatRequest {
+  messages?: ChatTurn[]
+  prompt?: string
+  /** default 128 */
+  maxNewTokens?: number
+}
+
+/** Text pieces as they are generated; `result` is the verified, paid whole. */
+export interface ChatStream extends AsyncGenerator<string, void, undefined> {
+  result: Promise<ChatResult>
+  cancel: () => Promise<void>
 }
 
 export interface RunOptions {
@@ -48,6 +73,8 @@ export class ProviderSession {
   private nextJobId = 1n
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** set by the client after checking the provider's attestation */
+  tier: TeeTier = 'none'
 
   constructor (
     private readonly frames: FrameStream,
@@ -102,21 +129,93 @@ export class ProviderSession {
     })
   }
 
-  /** Runs one job, verifies its receipt, pays for it, and returns the outputs. */
+  /** Runs one tensor job, verifies its receipt, pays for it, and returns the outputs. */
   async run (model: string | Uint8Array, inputs: Tensor[], options: RunOptions = {}): Promise<JobResult> {
     const info = this.model(model)
+    const inputHash = hashTensors(inputs)
+    const paid = await this.job(info, { inputs: inputs.map(toWireTensor) }, options, (result) => {
+      const outputs = fromWireTensors(result.outputs)
+      return { output: outputs, outputHash: hashTensors(outputs), inputHash, maxUnits: Math.max(1, inputs[0]?.dims[0] ?? 1) }
+    })
+    return { ...paid.paid, outputs: paid.output }
+  }
+
+  /** Classifies texts (e.g. moderation): per text, every label of the model with its score. */
+  async classify (model: string | Uint8Array, texts: string[], options: RunOptions = {}): Promise<ClassifyResult> {
+    const info = this.model(model)
+    const paid = await this.job(info, { texts }, options, (result) => {
+      const labels = result.labels.map((set) => set.labels.map((l) => ({ label: l.label, score: l.score })))
+      return { output: labels, outputHash: classificationOutputHash(labels), inputHash: classificationInputHash(texts), maxUnits: texts.length }
+    })
+    return { ...paid.paid, labels: paid.output }
+  }
+
+  /**
+   * Generates a reply, streamed: iterate to get text pieces as the node produces them; `result`
+   * resolves to the verified, paid whole. Breaking out of the loop cancels the job (the tokens
+   * generated so far are still billed and verified).
+   */
+  chat (model: string | Uint8Array, request: ChatRequest, options: RunOptions = {}): ChatStream {
+    const info = this.model(model)
+    const maxNewTokens = request.maxNewTokens ?? 128
+    const wire = { messages: request.messages ?? [], prompt: request.prompt ?? '', maxNewTokens }
+    const pieces: string[] = []
+    const streamed: string[] = []
+    let wake: (() => void) | undefined
+    let finished = false
+    let jobId = 0n
+    const result = this.job(info, { ...wire, stream: true }, options, (r) => {
+      const text = r.text ?? ''
+      const tokens = r.tokens ?? 0
+      if (streamed.join('') !== text) throw new InvalidReceiptError('OUTPUT_MISMATCH', 'the streamed pieces differ from the final text')
+      return { output: { text, tokens }, outputHash: generationOutputHash({ text, tokens }), inputHash: generationInputHash(wire), maxUnits: maxNewTokens, exactUnits: tokens }
+    }, (id, piece) => {
+      jobId = id
+      streamed.push(piece)
+      pieces.push(piece)
+      wake?.()
+    }).then((paid) => ({ ...paid.paid, ...paid.output })).finally(() => { finished = true; wake?.() })
+    result.catch(() => {})
+    const cancel = async (): Promise<void> => { if (!finished && jobId !== 0n) await this.frames.write({ cancel: { jobId } }).catch(() => {}) }
+    async function * iterate (): AsyncGenerator<string, void, undefined> {
+      try {
+        for (;;) {
+          while (pieces.length > 0) yield pieces.shift()!
+          if (finished) break
+          await new Promise<void>((resolve) => { wake = resolve })
+          wake = undefined
+        }
+        await result
+      } finally {
+        await cancel()
+      }
+    }
+    return Object.assign(iterate(), { result, cancel })
+  }
+
+  /**
+   * The life of one job: send it, collect streamed pieces, check the receipt against what was
+   * sent and received, pay with the next voucher. Jobs of one session run one at a time.
+   */
+  private async job<T> (
+    info: ModelInfo,
+    body: Partial<JobRequest>,
+    options: RunOptions,
+    check: (result: WireJobResult) => { output: T, inputHash: Buffer, outputHash: Buffer, maxUnits: number, exactUnits?: number },
+    onPartial?: (jobId: bigint, text: string) => void
+  ): Promise<{ paid: PaidJob, output: T }> {
     return await this.exclusive(async () => {
       const channel = this.channel
       if (channel === undefined) throw new JobFailedError('NO_CHANNEL', 'bind the session to a channel first', 0n)
       const jobId = this.nextJobId++
       const limits = this.limits(options)
       try {
-        await this.frames.write({ job: { jobId, modelHash: info.hash, inputs: inputs.map(toWireTensor) } }, limits)
-        const { result } = await expectFrame(this.frames, 'result', jobId, limits)
-        const outputs = fromWireTensors(result!.outputs)
+        await this.frames.write({ job: jobRequest({ ...body, jobId, modelHash: info.hash }) }, limits)
+        const { result } = await expectFrame(this.frames, 'result', jobId, limits, onPartial !== undefined ? (text) => { onPartial(jobId, text) } : undefined)
+        const checked = check(result!)
         const receiptCell = cellFromBoc(result!.receipt, 'MALFORMED_RECEIPT')
         const signature = Buffer.from(result!.signature)
-        const receipt = this.verify(receiptCell, signature, { channel, jobId, info, inputs, outputs, maxCost: options.maxCost })
+        const receipt = this.verify(receiptCell, signature, { channel, jobId, info, ...checked, maxCost: options.maxCost })
         const cost = receiptCost(receipt)
         const next: ChannelPosition = {
           seqno: this.position.seqno + 1,
@@ -127,7 +226,7 @@ export class ProviderSession {
         await this.frames.write({ voucher: { voucher: voucher.toBoc(), signature: signCell(voucher, this.clientKey.secretKey) } }, limits)
         await expectFrame(this.frames, 'voucherAck', 0n, limits)
         this.position = next
-        return { outputs, receipt, receiptCell, signature, cost, seqno: next.seqno }
+        return { paid: { receipt, receiptCell, signature, cost, seqno: next.seqno, tier: this.tier }, output: checked.output }
       } catch (err) {
         // A timed-out or aborted job leaves the stream mid-conversation: end the session.
         if (err instanceof TimeoutError || err instanceof AbortError || err instanceof ConnectionError) await this.close()
@@ -143,7 +242,7 @@ export class ProviderSession {
   }
 
   private verify (cell: Cell, signature: Buffer, want: {
-    channel: Address, jobId: bigint, info: ModelInfo, inputs: Tensor[], outputs: Tensor[], maxCost: bigint | undefined
+    channel: Address, jobId: bigint, info: ModelInfo, inputHash: Buffer, outputHash: Buffer, maxUnits: number, exactUnits?: number, maxCost: bigint | undefined
   }): Receipt {
     let r: Receipt
     try { r = parseReceipt(cell) } catch (err) { throw new InvalidReceiptError('MALFORMED', (err as Error).message) }
@@ -151,10 +250,13 @@ export class ProviderSession {
     if (!r.channel.equals(want.channel)) throw new InvalidReceiptError('WRONG_CHANNEL', 'receipt names another channel')
     if (r.jobId !== want.jobId) throw new InvalidReceiptError('WRONG_JOB', `receipt is for job ${r.jobId}, not ${want.jobId}`)
     if (!r.modelHash.equals(Buffer.from(want.info.hash))) throw new InvalidReceiptError('WRONG_MODEL', 'receipt names another model')
-    if (!r.inputHash.equals(hashTensors(want.inputs))) throw new InvalidReceiptError('INPUT_MISMATCH', 'receipt input hash does not match what was sent')
-    if (!r.outputHash.equals(hashTensors(want.outputs))) throw new InvalidReceiptError('OUTPUT_MISMATCH', 'receipt output hash does not match what was received')
+    if (!r.inputHash.equals(want.inputHash)) throw new InvalidReceiptError('INPUT_MISMATCH', 'receipt input hash does not match what was sent')
+    if (!r.outputHash.equals(want.outputHash)) throw new InvalidReceiptError('OUTPUT_MISMATCH', 'receipt output hash does not match what was received')
     if (r.price !== want.info.pricePerUnit || r.deterministic !== want.info.deterministic) {
       throw new InvalidReceiptError('WRONG_PRICE', `receipt charges ${r.price} per unit; the provider advertised ${want.info.pricePerUnit}`)
+    }
+    if (r.units > want.maxUnits || (want.exactUnits !== undefined && r.units !== want.exactUnits)) {
+      throw new InvalidReceiptError('WRONG_UNITS', `receipt bills ${r.units} units for this job`)
     }
     if (want.maxCost !== undefined && receiptCost(r) > want.maxCost) {
       throw new InvalidReceiptError('TOO_EXPENSIVE', `result costs ${receiptCost(r)} nanoton, above the limit of ${want.maxCost}`)
@@ -176,7 +278,9 @@ export class ProviderSession {
 }
 
 /** Reads until the awaited frame; an error frame becomes a JobFailedError, a broken stream a ConnectionError. */
-async function expectFrame (frames: FrameStream, kind: FrameKind, jobId: bigint, options: { signal?: AbortSignal, timeoutMs?: number }): Promise<Frame> {
+async function expectFrame (
+  frames: FrameStream, kind: FrameKind, jobId: bigint, options: { signal?: AbortSignal, timeoutMs?: number }, onPartial?: (text: string) => void
+): Promise<Frame> {
   const signal = options.signal ?? AbortSignal.timeout(options.timeoutMs ?? 30_000)
   for (;;) {
     let frame
@@ -194,6 +298,10 @@ async function expectFrame (frames: FrameStream, kind: FrameKind, jobId: bigint,
     if (frame.kind === kind) {
       if (kind !== 'result' || frame.result!.jobId === jobId) return frame
       continue // a result for an earlier, abandoned job
+    }
+    if (frame.kind === 'partial') {
+      if (frame.partial!.jobId === jobId) onPartial?.(frame.partial!.text)
+      continue
     }
     if (frame.kind === 'error') {
       const e = frame.error!

@@ -1,11 +1,14 @@
 import { DTYPES, type Tensor } from '../protocol/tensor.ts'
 import { NodeError } from './errors.ts'
 import type { ModelInfo, RunResult } from './models.ts'
+import type { ClassifyResult, GenerateRequest, GenerateResult } from './text-models.ts'
 
 /** What the batcher needs of a model store (ModelStore satisfies it). */
 export interface TensorModels {
   list(): readonly ModelInfo[]
   run(modelHash: Uint8Array, inputs: readonly Tensor[]): Promise<RunResult>
+  classify(modelHash: Uint8Array, texts: string[]): Promise<ClassifyResult>
+  generate(modelHash: Uint8Array, request: GenerateRequest, onToken?: (text: string) => void): Promise<GenerateResult>
 }
 
 export interface BatcherOptions {
@@ -50,6 +53,27 @@ export class Batcher {
 
   list (): readonly ModelInfo[] {
     return this.models.list()
+  }
+
+  /** Text jobs are not merged, but count against the same queue bound. */
+  async classify (modelHash: Uint8Array, texts: string[]): Promise<ClassifyResult> {
+    return await this.bounded(async () => await this.models.classify(modelHash, texts))
+  }
+
+  async generate (modelHash: Uint8Array, request: GenerateRequest, onToken?: (text: string) => void): Promise<GenerateResult> {
+    return await this.bounded(async () => await this.models.generate(modelHash, request, onToken))
+  }
+
+  private async bounded<T> (work: () => Promise<T>): Promise<T> {
+    if (this.queued >= (this.options.maxQueue ?? 256)) throw new OverloadedError(`the node has ${this.queued} jobs queued; try again shortly`)
+    this.queued++
+    try {
+      this.stats.runs++
+      this.stats.jobs++
+      return await work()
+    } finally {
+      this.queued--
+    }
   }
 
   async run (modelHash: Uint8Array, inputs: readonly Tensor[]): Promise<RunResult> {

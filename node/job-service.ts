@@ -7,7 +7,11 @@ import {
 import { ProtocolError } from '../protocol/errors.ts'
 import { hashTensors, type Tensor } from '../protocol/tensor.ts'
 import { JOB_PROTOCOL, WIRE_ERRORS, type WireErrorCode } from '../protocol/wire/constants.ts'
-import { fromWireTensors, toWireTensor, type Frame, type JobRequest, type VoucherFrame } from '../protocol/wire/frames.ts'
+import { fromWireTensors, toWireTensor, type Frame, type JobRequest, type JobResult, type VoucherFrame } from '../protocol/wire/frames.ts'
+import {
+  CHAT_ROLES, classificationInputHash, classificationOutputHash, generationInputHash, generationOutputHash, type ChatTurn, type ScoredLabel
+} from '../protocol/text.ts'
+import { AbortedError } from './errors.ts'
 import { FrameStream } from '../protocol/wire/stream.ts'
 import type { Identity } from '../protocol/keys.ts'
 import type { ChannelState } from './chain.ts'
@@ -20,12 +24,26 @@ export interface ServedModel {
   task: string
   pricePerUnit: bigint
   deterministic: boolean
+  generation?: { maxNewTokens: number }
 }
 
+export interface GenerateRequest {
+  messages?: ChatTurn[]
+  prompt?: string
+  maxNewTokens: number
+  signal?: AbortSignal
+}
+
+/** What the job service needs of inference (the Batcher in front of the ModelStore provides it). */
 export interface Inference {
   list(): readonly ServedModel[]
   run(modelHash: Buffer, inputs: Tensor[]): Promise<{ outputs: Tensor[], units: number }>
+  classify(modelHash: Buffer, texts: string[]): Promise<{ labels: ScoredLabel[][], units: number }>
+  generate(modelHash: Buffer, request: GenerateRequest, onToken?: (text: string) => void): Promise<{ text: string, tokens: number, units: number }>
 }
+
+/** Jobs one session may queue behind the running one. */
+const MAX_QUEUED_JOBS = 8
 
 export interface ChannelReader {
   /** The channel as deployed, checked to be a genuine channel of this node; undefined otherwise. */
@@ -143,12 +161,21 @@ export class JobService {
   }
 }
 
+interface Outcome {
+  units: number
+  inputHash: Buffer
+  outputHash: Buffer
+  result: Omit<JobResult, 'jobId' | 'receipt' | 'signature'>
+}
+
 class Session {
   channel?: Address
   private state?: ChannelState
   private unpaid: Unpaid[] = []
-  /** the frame being handled, so stop() can let it finish */
+  /** jobs run one after another on this chain; stop() and in-order frames wait on it */
   private current: Promise<void> = Promise.resolve()
+  private queuedJobs = 0
+  private running?: { jobId: bigint, abort: AbortController }
 
   constructor (private readonly service: JobService, private readonly frames: FrameStream, readonly peer: string) {}
 
@@ -173,18 +200,48 @@ class Session {
         await this.sendError(frame.job?.jobId ?? 0n, new JobError('SHUTTING_DOWN', 'the node is shutting down; use another provider', true))
         return
       }
-      const handled = this.dispatch(frame)
-      this.current = handled.catch(() => {})
+      if (frame.kind === 'job') {
+        this.enqueue(frame.job!)
+        continue
+      }
+      if (frame.kind === 'cancel') {
+        // handled at once, while the job it names may still be running
+        if (this.running?.jobId === frame.cancel!.jobId) this.running.abort.abort()
+        continue
+      }
+      await this.current // hellos and vouchers act after the jobs before them
       try {
-        await handled
+        await this.dispatch(frame)
       } catch (err) {
-        const jobId = frame.job?.jobId ?? 0n
-        const jobErr = toJobError(err)
-        if (jobErr.code === 'INTERNAL') this.c.logger.error({ err }, 'job failed')
-        await this.sendError(jobId, jobErr)
-        if (jobErr.fatal) return
+        if (await this.failed(0n, err)) return
       }
     }
+  }
+
+  /** Jobs run in order, one at a time, while the reader stays free to see a Cancel. */
+  private enqueue (req: JobRequest): void {
+    if (this.queuedJobs >= MAX_QUEUED_JOBS) {
+      void this.sendError(req.jobId, new JobError('OVERLOADED', `at most ${MAX_QUEUED_JOBS} jobs may wait in one session`))
+      return
+    }
+    this.queuedJobs++
+    this.current = this.current.then(async () => {
+      try {
+        await this.job(req)
+      } catch (err) {
+        if (await this.failed(req.jobId, err)) await this.close()
+      } finally {
+        this.queuedJobs--
+      }
+    })
+  }
+
+  /** Tells the client what went wrong; true when the session must end. */
+  private async failed (jobId: bigint, err: unknown): Promise<boolean> {
+    const jobErr = toJobError(err)
+    if (jobErr.code === 'INTERNAL') this.c.logger.error({ err }, 'job failed')
+    await this.sendError(jobId, jobErr)
+    return jobErr.fatal
   }
 
   async idle (): Promise<void> {
@@ -203,7 +260,6 @@ class Session {
   private async dispatch (frame: Frame & { kind: string }): Promise<void> {
     switch (frame.kind) {
       case 'hello': return await this.hello(frame.hello!.channel)
-      case 'job': return await this.job(frame.job!)
       case 'voucher': return await this.voucher(frame.voucher!)
       default: throw new JobError('MALFORMED_FRAME', `a client does not send ${frame.kind} frames`)
     }
@@ -246,44 +302,88 @@ class Session {
     if (this.unpaid.length > 0 && owed >= credit) {
       throw new JobError('PAYMENT_REQUIRED', `${owed} nanoton of results are unpaid; send a voucher first`)
     }
-    const inputs = fromWireTensors(req.inputs)
     const modelHash = Buffer.from(req.modelHash)
     const model = this.c.models.list().find((m) => m.hash.equals(modelHash))
     if (model === undefined) throw new JobError('UNKNOWN_MODEL', `no model with hash ${modelHash.toString('hex')} here`)
     const ledger = this.c.vouchers.get(this.channel)
-    if (ledger.amount + owed + model.pricePerUnit > this.state.deposit) await this.refreshChannel()
-    if (ledger.amount + owed + model.pricePerUnit > this.state.deposit) {
-      throw new JobError('DEPOSIT_EXHAUSTED', 'the channel deposit cannot cover another job; top it up')
+    const most = model.pricePerUnit * BigInt(maxUnits(model, req))
+    if (ledger.amount + owed + most > this.state.deposit) await this.refreshChannel()
+    if (ledger.amount + owed + most > this.state.deposit) {
+      throw new JobError('DEPOSIT_EXHAUSTED', `this job may cost ${most} nanoton, more than the channel deposit has left; top it up`)
     }
     const started = process.hrtime.bigint()
-    const { outputs, units } = await this.c.models.run(modelHash, inputs)
+    const abort = new AbortController()
+    this.running = { jobId: req.jobId, abort }
+    let outcome: Outcome
+    try {
+      outcome = await this.execute(model, modelHash, req, abort.signal)
+    } finally {
+      this.running = undefined
+    }
     const receipt = {
       channel: this.channel,
       jobId: req.jobId,
-      units,
+      units: outcome.units,
       price: model.pricePerUnit,
       deterministic: model.deterministic,
       time: this.service.init.now?.() ?? Math.floor(Date.now() / 1000),
       modelHash,
-      inputHash: hashTensors(inputs),
-      outputHash: hashTensors(outputs)
-    }
-    const cost = receiptCost(receipt)
-    if (ledger.amount + owed + cost > this.state.deposit) {
-      throw new JobError('DEPOSIT_EXHAUSTED', `this job costs ${cost} nanoton, more than the channel deposit has left`)
+      inputHash: outcome.inputHash,
+      outputHash: outcome.outputHash
     }
     const cell = buildReceipt(receipt)
-    this.unpaid.push({ receipt: cell, cost })
+    this.unpaid.push({ receipt: cell, cost: receiptCost(receipt) })
     await this.frames.write({
-      result: {
-        jobId: req.jobId,
-        outputs: outputs.map(toWireTensor),
-        receipt: cell.toBoc(),
-        signature: signCell(cell, this.c.identity.keyPair.secretKey)
-      }
+      result: { ...outcome.result, jobId: req.jobId, receipt: cell.toBoc(), signature: signCell(cell, this.c.identity.keyPair.secretKey) }
     })
     this.c.metrics?.jobs.inc({ model: model.name })
     this.c.metrics?.latency.observe({ model: model.name }, Number(process.hrtime.bigint() - started) / 1e9)
+  }
+
+  /** Runs the job on the model's task and hashes what went in and came out, as the client will. */
+  private async execute (model: ServedModel, modelHash: Buffer, req: JobRequest, signal: AbortSignal): Promise<Outcome> {
+    const none = { outputs: [], labels: [] }
+    if (model.task === 'text-classification') {
+      if (req.texts.length === 0) throw new JobError('BAD_INPUT', `model "${model.name}" classifies texts: send texts`)
+      const { labels, units } = await this.c.models.classify(modelHash, req.texts)
+      return {
+        units,
+        inputHash: classificationInputHash(req.texts),
+        outputHash: classificationOutputHash(labels),
+        result: { ...none, labels: labels.map((set) => ({ labels: set })) }
+      }
+    }
+    if (model.task === 'text-generation') {
+      if (req.messages.length === 0 && (req.prompt ?? '') === '') throw new JobError('BAD_INPUT', `model "${model.name}" generates text: send messages or a prompt`)
+      const request = { messages: chatTurns(req), prompt: req.prompt ?? '', maxNewTokens: req.maxNewTokens ?? model.generation?.maxNewTokens ?? 0 }
+      // streamed pieces go out in order, and all of them before the result
+      let sent = Promise.resolve()
+      const onToken = req.stream === true
+        ? (text: string) => { sent = sent.then(async () => { await this.frames.write({ partial: { jobId: req.jobId, text } }) }) }
+        : undefined
+      let out: { text: string, tokens: number, units: number }
+      try {
+        out = await this.c.models.generate(modelHash, {
+          ...(request.messages.length > 0 ? { messages: request.messages } : { prompt: request.prompt }),
+          maxNewTokens: request.maxNewTokens,
+          signal
+        }, onToken)
+      } catch (err) {
+        // cancelled: what was generated is still a result, billed by its tokens
+        if (!(err instanceof AbortedError)) throw err
+        out = { text: err.text, tokens: err.tokens, units: err.tokens }
+      }
+      await sent
+      return {
+        units: out.units,
+        inputHash: generationInputHash(request),
+        outputHash: generationOutputHash(out),
+        result: { ...none, text: out.text, tokens: out.tokens }
+      }
+    }
+    const inputs = fromWireTensors(req.inputs)
+    const { outputs, units } = await this.c.models.run(modelHash, inputs)
+    return { units, inputHash: hashTensors(inputs), outputHash: hashTensors(outputs), result: { ...none, outputs: outputs.map(toWireTensor) } }
   }
 
   /** Re-reads the channel (a client may have topped it up, or started closing it). */
@@ -332,6 +432,20 @@ class Session {
       // the peer is gone; nothing to tell
     }
   }
+}
+
+function chatTurns (req: JobRequest): ChatTurn[] {
+  return req.messages.map((m) => {
+    if (!(CHAT_ROLES as readonly string[]).includes(m.role)) throw new JobError('BAD_INPUT', `unknown chat role "${m.role}" (use ${CHAT_ROLES.join(', ')})`)
+    return { role: m.role as ChatTurn['role'], content: m.content }
+  })
+}
+
+/** The most units a job can be billed, known before it runs (for the deposit check). */
+function maxUnits (model: ServedModel, req: JobRequest): number {
+  if (model.task === 'text-classification') return Math.max(1, req.texts.length)
+  if (model.task === 'text-generation') return Math.max(1, req.maxNewTokens ?? model.generation?.maxNewTokens ?? 1)
+  return Math.max(1, Number(req.inputs[0]?.dims[0] ?? 1n))
 }
 
 const PASSED_THROUGH = new Set<string>(WIRE_ERRORS)

@@ -46,6 +46,7 @@ export const DISCOVERY_DEFAULTS = {
   maxTablePeers: 10_000,
   /** how often a publisher checks whether its DHT provider records should be spread again */
   provideCheckMs: 2_000,
-  /** connections below which a node dials peers that mDNS (or any discovery) reports */
-  dialDiscoveredBelow: 16
+  /** connections below which a host dials its bootstrap peers again (and peers mDNS reports) */
+  keepConnectedBelow: 3,
+  keepIntervalMs: 5_000
 } as const

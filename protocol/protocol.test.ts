@@ -1,7 +1,7 @@
 import { Address, beginCell } from '@ton/core'
 import { describe, expect, it } from 'vitest'
 import {
-  buildReceipt, buildVoucher, cellFromBoc, decodeFrame, encodeFrame, float32Tensor, fromWireTensors, hashTensors,
+  jobRequest, buildReceipt, buildVoucher, cellFromBoc, decodeFrame, encodeFrame, float32Tensor, fromWireTensors, hashTensors,
   identityFromSeed, nextReceiptsRoot, parseReceipt, parseVoucher, peerPublicKey, ProtocolError, signCell,
   toWireTensor, verifyCell, ZERO_ROOT, type Receipt, type Voucher
 } from './index.ts'
@@ -94,7 +94,7 @@ describe('tensors', () => {
   })
 
   it('survive the wire and are validated on the way in', () => {
-    const frame = decodeFrame(encodeFrame({ job: { jobId: 1n, modelHash: new Uint8Array(32), inputs: [toWireTensor(x)] } }))
+    const frame = decodeFrame(encodeFrame({ job: jobRequest({ jobId: 1n, modelHash: new Uint8Array(32), inputs: [toWireTensor(x)] }) }))
     expect(frame.kind).toBe('job')
     const [back] = fromWireTensors(frame.job!.inputs)
     expect(hashTensors([back!]).equals(hashTensors([x]))).toBe(true)

@@ -4,15 +4,16 @@ import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer, circuitRelayTransport, type CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { gossipsub, StrictNoSign, type GossipSub } from '@libp2p/gossipsub'
 import { identify, type Identify } from '@libp2p/identify'
-import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { ping, type Ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import type { Libp2pOptions } from 'libp2p'
-import { ADVERT_TOPIC, DHT_PROTOCOL, DISCOVERY_DEFAULTS } from './discovery-constants.ts'
+import { connectionKeeper, type ConnectionKeeper } from './connection-keeper.ts'
+import { ADVERT_TOPIC, DHT_PROTOCOL } from './discovery-constants.ts'
 
 /** Services a Silk host may run; the discovery ones only when asked for. */
 // a type literal (not an interface), so it fits libp2p's ServiceMap index signature
@@ -24,6 +25,7 @@ export type SilkServices = {
   relay?: CircuitRelayService
   autoNAT?: unknown
   dcutr?: unknown
+  keeper?: ConnectionKeeper
 }
 
 export type SilkLibp2p = Libp2p<SilkServices>
@@ -32,7 +34,7 @@ export type SilkLibp2p = Libp2p<SilkServices>
 export interface DiscoveryTransportOptions {
   /** provider nodes serve the DHT; clients only query it */
   role: 'node' | 'client'
-  /** multiaddrs ending in /p2p/<peerId>, dialled at start */
+  /** multiaddrs ending in /p2p/<peerId>, dialled at start and again whenever the host has too few connections */
   bootstrap?: string[]
   /** multicast DNS on the local network; sends beyond loopback, so never in tests */
   mdns?: boolean
@@ -51,8 +53,9 @@ export interface DiscoveryTransportOptions {
 /**
  * The transport stack both ends share: TCP, Noise (proves each side's key), Yamux, identify, ping.
  * The node passes its one key; a client may pass none (an ephemeral key is made).
- * With `discovery`, also gossipsub (adverts), Silk's Kad-DHT, bootstrap, optional mDNS, the
- * circuit relay v2 transport (optionally a relay server), AutoNAT and DCUtR.
+ * With `discovery`, also gossipsub (adverts), Silk's Kad-DHT, bootstrap (kept up by a
+ * ConnectionKeeper), optional mDNS, the circuit relay v2 transport (optionally a relay server),
+ * AutoNAT and DCUtR.
  */
 export function transportOptions (privateKey: PrivateKey | undefined, listen: string[] = [], discovery?: DiscoveryTransportOptions): Libp2pOptions<SilkServices> {
   const base = {
@@ -68,10 +71,19 @@ export function transportOptions (privateKey: PrivateKey | undefined, listen: st
   const node = discovery.role === 'node'
   const services: NonNullable<Libp2pOptions<SilkServices>['services']> = {
     ...base.services,
+    // kad-dht pings new contacts while the connection monitor pings every connection: with the
+    // default limit of one outbound ping stream, the two collide and the monitor drops the connection
+    ping: ping({ maxOutboundStreams: 2, maxInboundStreams: 4 }),
     pubsub: gossipsub({
+      // adverts carry the node's own signature: a second one on the gossip envelope would only
+      // double the verification work, and content-derived message ids drop re-sent copies
+      globalSignaturePolicy: StrictNoSign,
       allowPublishToZeroTopicPeers: true,
       allowedTopics: [ADVERT_TOPIC],
-      fallbackToFloodsub: false
+      fallbackToFloodsub: false,
+      // gossipsub penalises more than 10 peers on one IP and then ignores them all; peers on
+      // loopback are on this very machine (local networks, tests), so they are exempt
+      scoreParams: { IPColocationFactorWhitelist: new Set(['127.0.0.1', '::1']) }
     }),
     dht: kadDHT({
       protocol: DHT_PROTOCOL,
@@ -79,6 +91,7 @@ export function transportOptions (privateKey: PrivateKey | undefined, listen: st
       peerInfoMapper: discovery.privateAddresses === true ? passthroughMapper : removePrivateAddressesMapper
     })
   }
+  services.keeper = connectionKeeper({ bootstrap: discovery.bootstrap ?? [], dialDiscovered: discovery.mdns === true })
   if (discovery.relayServer === true) services.relay = circuitRelayServer()
   if (discovery.autonat ?? node) services.autoNAT = autoNAT()
   if (discovery.dcutr ?? true) services.dcutr = dcutr()
@@ -92,17 +105,4 @@ export function transportOptions (privateKey: PrivateKey | undefined, listen: st
     services,
     peerDiscovery
   }
-}
-
-/**
- * mDNS only reports peers; libp2p does not dial them. This dials each newly discovered peer while
- * the host has few connections, so gossip and the DHT get neighbours. Returns an unsubscribe.
- */
-export function dialDiscoveredPeers (libp2p: Libp2p, below: number = DISCOVERY_DEFAULTS.dialDiscoveredBelow): () => void {
-  const onDiscovery = (evt: CustomEvent<PeerInfo>): void => {
-    if (libp2p.getConnections().length >= below) return
-    libp2p.dial(evt.detail.id).catch(() => {})
-  }
-  libp2p.addEventListener('peer:discovery', onDiscovery)
-  return () => { libp2p.removeEventListener('peer:discovery', onDiscovery) }
 }

@@ -4,7 +4,7 @@ import { Address, toNano } from '@ton/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { pino } from 'pino'
 import {
-  buildVoucher, float32Tensor, FrameStream, JOB_PROTOCOL, signCell, toWireTensor, identityFromSeed,
+  jobRequest, buildVoucher, float32Tensor, FrameStream, JOB_PROTOCOL, signCell, toWireTensor, identityFromSeed,
   type Frame, type Tensor
 } from '../protocol/index.ts'
 import { transportOptions } from '../protocol/transport.ts'
@@ -62,7 +62,7 @@ describe('bad input gets a typed error and the node keeps serving', () => {
 
   it('answers a job before any channel with NO_CHANNEL, and an unknown channel with BAD_CHANNEL', async () => {
     const frames = await rawSession(false)
-    expect(await errorFor(frames, { job: { jobId: 1n, modelHash, inputs: [toWireTensor(x())] } })).toBe('NO_CHANNEL')
+    expect(await errorFor(frames, { job: jobRequest({ jobId: 1n, modelHash, inputs: [toWireTensor(x())] }) })).toBe('NO_CHANNEL')
     expect(await errorFor(frames, { hello: { channel: new Address(0, randomBytes(32)).toRawString() } })).toBe('BAD_CHANNEL')
     expect(await errorFor(frames, { hello: { channel: 'not an address' } })).toBe('BAD_CHANNEL')
   })
@@ -71,14 +71,14 @@ describe('bad input gets a typed error and the node keeps serving', () => {
     const frames = await rawSession()
     await frames.stream.send(Uint8Array.from([3, 0xff, 0xff, 0xff]))
     expect((await frames.read()).error?.code).toBe('MALFORMED_FRAME')
-    expect(await errorFor(frames, { job: { jobId: 2n, modelHash: new Uint8Array(32), inputs: [toWireTensor(x())] } })).toBe('UNKNOWN_MODEL')
-    expect(await errorFor(frames, { job: { jobId: 3n, modelHash, inputs: [toWireTensor(x(63))] } })).toBe('BAD_INPUT')
+    expect(await errorFor(frames, { job: jobRequest({ jobId: 2n, modelHash: new Uint8Array(32), inputs: [toWireTensor(x())] }) })).toBe('UNKNOWN_MODEL')
+    expect(await errorFor(frames, { job: jobRequest({ jobId: 3n, modelHash, inputs: [toWireTensor(x(63))] }) })).toBe('BAD_INPUT')
     const int32 = { name: 'x', dtype: 'int32' as const, dims: [1, 64], data: new Uint8Array(256) }
-    expect(await errorFor(frames, { job: { jobId: 4n, modelHash, inputs: [toWireTensor(int32)] } })).toBe('BAD_INPUT')
+    expect(await errorFor(frames, { job: jobRequest({ jobId: 4n, modelHash, inputs: [toWireTensor(int32)] }) })).toBe('BAD_INPUT')
     const short = { ...toWireTensor(x()), data: new Uint8Array(10) }
-    expect(await errorFor(frames, { job: { jobId: 5n, modelHash, inputs: [short] } })).toBe('MALFORMED_TENSOR')
+    expect(await errorFor(frames, { job: jobRequest({ jobId: 5n, modelHash, inputs: [short] }) })).toBe('MALFORMED_TENSOR')
     expect(await errorFor(frames, { welcome: { providerOwner: '', provider: '', models: [], credit: 0n, lastVoucher: new Uint8Array(), lastVoucherSig: new Uint8Array() } })).toBe('MALFORMED_FRAME')
-    await frames.write({ job: { jobId: 6n, modelHash, inputs: [toWireTensor(x())] } })
+    await frames.write({ job: jobRequest({ jobId: 6n, modelHash, inputs: [toWireTensor(x())] }) })
     const ok = await frames.read()
     expect(ok.kind).toBe('result')
     expect(ok.result!.jobId).toBe(6n)
@@ -92,7 +92,7 @@ describe('bad input gets a typed error and the node keeps serving', () => {
     await bad.stream.send(Uint8Array.from([0x80, 0x80, 0x80, 0x20]))
     expect((await bad.read()).error?.code).toBe('FRAME_TOO_LARGE')
     await expect(bad.read()).rejects.toThrow()
-    await good.write({ job: { jobId: 1n, modelHash, inputs: [toWireTensor(x())] } })
+    await good.write({ job: jobRequest({ jobId: 1n, modelHash, inputs: [toWireTensor(x())] }) })
     expect((await good.read()).kind).toBe('result')
     await good.stream.close()
   })
@@ -100,9 +100,9 @@ describe('bad input gets a typed error and the node keeps serving', () => {
   it('refuses vouchers that underpay, are not signed by the client, or replay an old seqno', async () => {
     const frames = await rawSession()
     const welcome = node.vouchers.get(channel)
-    await frames.write({ job: { jobId: 10n, modelHash, inputs: [toWireTensor(x())] } })
+    await frames.write({ job: jobRequest({ jobId: 10n, modelHash, inputs: [toWireTensor(x())] }) })
     expect((await frames.read()).kind).toBe('result')
-    expect(await errorFor(frames, { job: { jobId: 11n, modelHash, inputs: [toWireTensor(x())] } })).toBe('PAYMENT_REQUIRED')
+    expect(await errorFor(frames, { job: jobRequest({ jobId: 11n, modelHash, inputs: [toWireTensor(x())] }) })).toBe('PAYMENT_REQUIRED')
 
     const underpaying = buildVoucher({ channel, seqno: welcome.seqno + 1, amount: welcome.amount + 1n, receiptsRoot: Buffer.alloc(32) })
     expect(await errorFor(frames, { voucher: { voucher: underpaying.toBoc(), signature: signCell(underpaying, clientKey.secretKey) } })).toBe('UNDERPAID')

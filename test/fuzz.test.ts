@@ -1,7 +1,7 @@
 import { Address, beginCell } from '@ton/core'
 import { describe, expect, it } from 'vitest'
 import {
-  buildReceipt, buildVoucher, cellFromBoc, decodeFrame, encodeFrame, float32Tensor, fromWireTensors, parseReceipt,
+  jobRequest, buildReceipt, buildVoucher, cellFromBoc, decodeFrame, encodeFrame, float32Tensor, fromWireTensors, parseReceipt,
   parseVoucher, ProtocolError, toWireTensor
 } from '../protocol/index.ts'
 import { ConfigError, parseNodeConfig } from '../node/config.ts'
@@ -65,7 +65,7 @@ describe('fuzzing every decoder (10,000 inputs each)', () => {
   it('job frames: decodeFrame and tensor conversion', () => {
     const x = toWireTensor(float32Tensor('x', [2, 3], [1, 2, 3, 4, 5, 6]))
     const samples = [
-      encodeFrame({ job: { jobId: 9n, modelHash: new Uint8Array(32), inputs: [x] } }),
+      encodeFrame({ job: jobRequest({ jobId: 9n, modelHash: new Uint8Array(32), inputs: [x] }) }),
       encodeFrame({ hello: { channel: channel.toRawString() } }),
       encodeFrame({ voucher: { voucher: voucher.toBoc(), signature: new Uint8Array(64) } }),
       encodeFrame({ error: { jobId: 1n, code: 'BAD_INPUT', message: 'm' } })

@@ -7,6 +7,9 @@ export const FRAME_LIMITS = {
   maxTensorBytes: 8 * 1024 * 1024,
   maxTensors: 32,
   maxModels: 256,
+  maxTexts: 64,
+  maxMessages: 128,
+  maxLabels: 256,
   maxStringBytes: 1024
 } as const
 
@@ -28,6 +31,7 @@ export const WIRE_ERRORS = [
   'STALE_VOUCHER', // seqno not above the last accepted one
   'UNDERPAID', // the voucher does not pay for the receipts issued
   'BAD_RECEIPTS_ROOT',
+  'ABORTED', // the job was cancelled; what was produced so far is in its result
   'OVERLOADED', // queue full or too many sessions from one peer: retry later or elsewhere
   'SHUTTING_DOWN', // the node is stopping: go to another provider
   'INTERNAL'

@@ -2,12 +2,12 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { ProtocolError } from '../errors.ts'
 import { checkTensor, TENSOR_LIMITS, type DTypeName, type Tensor } from '../tensor.ts'
 import { FRAME_LIMITS } from './constants.ts'
-import { DType, Frame, type Tensor as WireTensor } from './job.ts'
+import { DType, Frame, type JobRequest, type Tensor as WireTensor } from './job.ts'
 
 export { Frame, DType }
-export type { Hello, Welcome, ModelInfo, JobRequest, JobResult, VoucherFrame, VoucherAck, ErrorFrame } from './job.ts'
+export type { Hello, Welcome, ModelInfo, JobRequest, JobResult, VoucherFrame, VoucherAck, ErrorFrame, PartialOutput, Cancel, ChatMessage, Label, LabelSet } from './job.ts'
 
-const BODIES = ['hello', 'welcome', 'job', 'result', 'voucher', 'voucherAck', 'error'] as const
+const BODIES = ['hello', 'welcome', 'job', 'result', 'voucher', 'voucherAck', 'error', 'partial', 'cancel'] as const
 export type FrameKind = typeof BODIES[number]
 
 const TO_WIRE: Record<DTypeName, DType> = {
@@ -19,6 +19,11 @@ const TO_WIRE: Record<DTypeName, DType> = {
   bool: DType.BOOL
 }
 const FROM_WIRE = new Map<DType, DTypeName>(Object.entries(TO_WIRE).map(([k, v]) => [v, k as DTypeName]))
+
+/** A job request with every list present (protons wants them), from just the fields that matter. */
+export function jobRequest (fields: Pick<JobRequest, 'jobId' | 'modelHash'> & Partial<JobRequest>): JobRequest {
+  return { inputs: [], texts: [], messages: [], ...fields }
+}
 
 export function encodeFrame (frame: Frame): Uint8Array {
   return Frame.encode(frame)
@@ -32,8 +37,8 @@ export function decodeFrame (bytes: Uint8Array | Uint8ArrayList): Frame & { kind
     frame = Frame.decode(bytes, {
       limits: {
         welcome: { models: FRAME_LIMITS.maxModels },
-        job: { inputs: FRAME_LIMITS.maxTensors, inputs$: { dims: TENSOR_LIMITS.maxDims } },
-        result: { outputs: FRAME_LIMITS.maxTensors, outputs$: { dims: TENSOR_LIMITS.maxDims } }
+        job: { inputs: FRAME_LIMITS.maxTensors, inputs$: { dims: TENSOR_LIMITS.maxDims }, texts: FRAME_LIMITS.maxTexts, messages: FRAME_LIMITS.maxMessages },
+        result: { outputs: FRAME_LIMITS.maxTensors, outputs$: { dims: TENSOR_LIMITS.maxDims }, labels: FRAME_LIMITS.maxTexts, labels$: { labels: FRAME_LIMITS.maxLabels } }
       }
     } as never)
   } catch (err) {

@@ -728,10 +728,127 @@ export namespace Welcome {
   }
 }
 
+export interface ChatMessage {
+  role: string
+  content: string
+}
+
+export namespace ChatMessage {
+  let _codec: Codec<ChatMessage>
+
+  export const codec = (): Codec<ChatMessage> => {
+    if (_codec == null) {
+      _codec = message<ChatMessage>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.role != null && obj.role !== '')) {
+          w.uint32(10)
+          w.string(obj.role)
+        }
+
+        if ((obj.content != null && obj.content !== '')) {
+          w.uint32(18)
+          w.string(obj.content)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          role: '',
+          content: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.role = reader.string()
+              break
+            }
+            case 2: {
+              obj.content = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.role`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.content`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ChatMessageRoleFieldEvent {
+    field: '$.role'
+    value: string
+  }
+
+  export interface ChatMessageContentFieldEvent {
+    field: '$.content'
+    value: string
+  }
+
+  export function encode (obj: Partial<ChatMessage>): Uint8Array {
+    return encodeMessage(obj, ChatMessage.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChatMessage>): ChatMessage {
+    return decodeMessage(buf, ChatMessage.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChatMessage>): Generator<ChatMessageRoleFieldEvent | ChatMessageContentFieldEvent> {
+    return streamMessage(buf, ChatMessage.codec(), opts)
+  }
+}
+
 export interface JobRequest {
   jobId: bigint
   modelHash: Uint8Array
   inputs: Tensor[]
+  texts: string[]
+  messages: ChatMessage[]
+  prompt?: string
+  maxNewTokens?: number
+  stream?: boolean
 }
 
 export namespace JobRequest {
@@ -761,6 +878,35 @@ export namespace JobRequest {
           }
         }
 
+        if (obj.texts != null && obj.texts.length > 0) {
+          for (const value of obj.texts) {
+            w.uint32(34)
+            w.string(value)
+          }
+        }
+
+        if (obj.messages != null && obj.messages.length > 0) {
+          for (const value of obj.messages) {
+            w.uint32(42)
+            ChatMessage.codec().encode(value, w)
+          }
+        }
+
+        if (obj.prompt != null) {
+          w.uint32(50)
+          w.string(obj.prompt)
+        }
+
+        if (obj.maxNewTokens != null) {
+          w.uint32(56)
+          w.uint32(obj.maxNewTokens)
+        }
+
+        if (obj.stream != null) {
+          w.uint32(64)
+          w.bool(obj.stream)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -768,7 +914,9 @@ export namespace JobRequest {
         const obj: any = {
           jobId: 0n,
           modelHash: uint8ArrayAlloc(0),
-          inputs: []
+          inputs: [],
+          texts: [],
+          messages: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -795,6 +943,36 @@ export namespace JobRequest {
               }))
               break
             }
+            case 4: {
+              if (opts.limits?.texts != null && obj.texts.length === opts.limits.texts) {
+                throw new MaxLengthError('Decode error - repeated field "texts" had too many elements')
+              }
+
+              obj.texts.push(reader.string())
+              break
+            }
+            case 5: {
+              if (opts.limits?.messages != null && obj.messages.length === opts.limits.messages) {
+                throw new MaxLengthError('Decode error - repeated field "messages" had too many elements')
+              }
+
+              obj.messages.push(ChatMessage.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.messages$
+              }))
+              break
+            }
+            case 6: {
+              obj.prompt = reader.string()
+              break
+            }
+            case 7: {
+              obj.maxNewTokens = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.stream = reader.bool()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -805,7 +983,9 @@ export namespace JobRequest {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          inputs: 0
+          inputs: 0,
+          texts: 0,
+          messages: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -844,6 +1024,60 @@ export namespace JobRequest {
 
               obj.inputs++
 
+              break
+            }
+            case 4: {
+              if (opts.limits?.texts != null && obj.texts === opts.limits.texts) {
+                throw new MaxLengthError('Streaming decode error - repeated field "texts" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.texts[]`,
+                index: obj.texts,
+                value: reader.string()
+              }
+
+              obj.texts++
+
+              break
+            }
+            case 5: {
+              if (opts.limits?.messages != null && obj.messages === opts.limits.messages) {
+                throw new MaxLengthError('Streaming decode error - repeated field "messages" had too many elements')
+              }
+
+              for (const evt of ChatMessage.codec().stream(reader, reader.uint32(), `${prefix}.messages[]`, {
+                limits: opts.limits?.messages$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.messages
+                }
+              }
+
+              obj.messages++
+
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.prompt`,
+                value: reader.string()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.maxNewTokens`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.stream`,
+                value: reader.bool()
+              }
               break
             }
             default: {
@@ -892,6 +1126,39 @@ export namespace JobRequest {
     index: number
   }
 
+  export interface JobRequestTextsFieldEvent {
+    field: '$.texts[]'
+    index: number
+    value: string
+  }
+
+  export interface JobRequestMessagesRoleFieldEvent {
+    field: '$.messages[].role'
+    value: string
+    index: number
+  }
+
+  export interface JobRequestMessagesContentFieldEvent {
+    field: '$.messages[].content'
+    value: string
+    index: number
+  }
+
+  export interface JobRequestPromptFieldEvent {
+    field: '$.prompt'
+    value: string
+  }
+
+  export interface JobRequestMaxNewTokensFieldEvent {
+    field: '$.maxNewTokens'
+    value: number
+  }
+
+  export interface JobRequestStreamFieldEvent {
+    field: '$.stream'
+    value: boolean
+  }
+
   export function encode (obj: Partial<JobRequest>): Uint8Array {
     return encodeMessage(obj, JobRequest.codec())
   }
@@ -900,8 +1167,440 @@ export namespace JobRequest {
     return decodeMessage(buf, JobRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobRequest>): Generator<JobRequestJobIdFieldEvent | JobRequestModelHashFieldEvent | JobRequestInputsNameFieldEvent | JobRequestInputsDtypeFieldEvent | JobRequestInputsDimsFieldEvent | JobRequestInputsDataFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobRequest>): Generator<JobRequestJobIdFieldEvent | JobRequestModelHashFieldEvent | JobRequestInputsNameFieldEvent | JobRequestInputsDtypeFieldEvent | JobRequestInputsDimsFieldEvent | JobRequestInputsDataFieldEvent | JobRequestTextsFieldEvent | JobRequestMessagesRoleFieldEvent | JobRequestMessagesContentFieldEvent | JobRequestPromptFieldEvent | JobRequestMaxNewTokensFieldEvent | JobRequestStreamFieldEvent> {
     return streamMessage(buf, JobRequest.codec(), opts)
+  }
+}
+
+export interface Label {
+  label: string
+  score: number
+}
+
+export namespace Label {
+  let _codec: Codec<Label>
+
+  export const codec = (): Codec<Label> => {
+    if (_codec == null) {
+      _codec = message<Label>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.label != null && obj.label !== '')) {
+          w.uint32(10)
+          w.string(obj.label)
+        }
+
+        if ((obj.score != null && obj.score !== 0)) {
+          w.uint32(17)
+          w.double(obj.score)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          label: '',
+          score: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.label = reader.string()
+              break
+            }
+            case 2: {
+              obj.score = reader.double()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.label`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.score`,
+                value: reader.double()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LabelLabelFieldEvent {
+    field: '$.label'
+    value: string
+  }
+
+  export interface LabelScoreFieldEvent {
+    field: '$.score'
+    value: number
+  }
+
+  export function encode (obj: Partial<Label>): Uint8Array {
+    return encodeMessage(obj, Label.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Label>): Label {
+    return decodeMessage(buf, Label.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Label>): Generator<LabelLabelFieldEvent | LabelScoreFieldEvent> {
+    return streamMessage(buf, Label.codec(), opts)
+  }
+}
+
+export interface LabelSet {
+  labels: Label[]
+}
+
+export namespace LabelSet {
+  let _codec: Codec<LabelSet>
+
+  export const codec = (): Codec<LabelSet> => {
+    if (_codec == null) {
+      _codec = message<LabelSet>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.labels != null && obj.labels.length > 0) {
+          for (const value of obj.labels) {
+            w.uint32(10)
+            Label.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          labels: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.labels != null && obj.labels.length === opts.limits.labels) {
+                throw new MaxLengthError('Decode error - repeated field "labels" had too many elements')
+              }
+
+              obj.labels.push(Label.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.labels$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          labels: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.labels != null && obj.labels === opts.limits.labels) {
+                throw new MaxLengthError('Streaming decode error - repeated field "labels" had too many elements')
+              }
+
+              for (const evt of Label.codec().stream(reader, reader.uint32(), `${prefix}.labels[]`, {
+                limits: opts.limits?.labels$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.labels
+                }
+              }
+
+              obj.labels++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LabelSetLabelsLabelFieldEvent {
+    field: '$.labels[].label'
+    value: string
+    index: number
+  }
+
+  export interface LabelSetLabelsScoreFieldEvent {
+    field: '$.labels[].score'
+    value: number
+    index: number
+  }
+
+  export function encode (obj: Partial<LabelSet>): Uint8Array {
+    return encodeMessage(obj, LabelSet.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LabelSet>): LabelSet {
+    return decodeMessage(buf, LabelSet.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LabelSet>): Generator<LabelSetLabelsLabelFieldEvent | LabelSetLabelsScoreFieldEvent> {
+    return streamMessage(buf, LabelSet.codec(), opts)
+  }
+}
+
+export interface PartialOutput {
+  jobId: bigint
+  text: string
+}
+
+export namespace PartialOutput {
+  let _codec: Codec<PartialOutput>
+
+  export const codec = (): Codec<PartialOutput> => {
+    if (_codec == null) {
+      _codec = message<PartialOutput>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.jobId != null && obj.jobId !== 0n)) {
+          w.uint32(8)
+          w.uint64(obj.jobId)
+        }
+
+        if ((obj.text != null && obj.text !== '')) {
+          w.uint32(18)
+          w.string(obj.text)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          jobId: 0n,
+          text: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.jobId = reader.uint64()
+              break
+            }
+            case 2: {
+              obj.text = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.text`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface PartialOutputJobIdFieldEvent {
+    field: '$.jobId'
+    value: bigint
+  }
+
+  export interface PartialOutputTextFieldEvent {
+    field: '$.text'
+    value: string
+  }
+
+  export function encode (obj: Partial<PartialOutput>): Uint8Array {
+    return encodeMessage(obj, PartialOutput.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PartialOutput>): PartialOutput {
+    return decodeMessage(buf, PartialOutput.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PartialOutput>): Generator<PartialOutputJobIdFieldEvent | PartialOutputTextFieldEvent> {
+    return streamMessage(buf, PartialOutput.codec(), opts)
+  }
+}
+
+export interface Cancel {
+  jobId: bigint
+}
+
+export namespace Cancel {
+  let _codec: Codec<Cancel>
+
+  export const codec = (): Codec<Cancel> => {
+    if (_codec == null) {
+      _codec = message<Cancel>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.jobId != null && obj.jobId !== 0n)) {
+          w.uint32(8)
+          w.uint64(obj.jobId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          jobId: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.jobId = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface CancelJobIdFieldEvent {
+    field: '$.jobId'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<Cancel>): Uint8Array {
+    return encodeMessage(obj, Cancel.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Cancel>): Cancel {
+    return decodeMessage(buf, Cancel.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Cancel>): Generator<CancelJobIdFieldEvent> {
+    return streamMessage(buf, Cancel.codec(), opts)
   }
 }
 
@@ -910,6 +1609,9 @@ export interface JobResult {
   outputs: Tensor[]
   receipt: Uint8Array
   signature: Uint8Array
+  text?: string
+  tokens?: number
+  labels: LabelSet[]
 }
 
 export namespace JobResult {
@@ -944,6 +1646,23 @@ export namespace JobResult {
           w.bytes(obj.signature)
         }
 
+        if (obj.text != null) {
+          w.uint32(42)
+          w.string(obj.text)
+        }
+
+        if (obj.tokens != null) {
+          w.uint32(48)
+          w.uint32(obj.tokens)
+        }
+
+        if (obj.labels != null && obj.labels.length > 0) {
+          for (const value of obj.labels) {
+            w.uint32(58)
+            LabelSet.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -952,7 +1671,8 @@ export namespace JobResult {
           jobId: 0n,
           outputs: [],
           receipt: uint8ArrayAlloc(0),
-          signature: uint8ArrayAlloc(0)
+          signature: uint8ArrayAlloc(0),
+          labels: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -983,6 +1703,24 @@ export namespace JobResult {
               obj.signature = reader.bytes()
               break
             }
+            case 5: {
+              obj.text = reader.string()
+              break
+            }
+            case 6: {
+              obj.tokens = reader.uint32()
+              break
+            }
+            case 7: {
+              if (opts.limits?.labels != null && obj.labels.length === opts.limits.labels) {
+                throw new MaxLengthError('Decode error - repeated field "labels" had too many elements')
+              }
+
+              obj.labels.push(LabelSet.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.labels$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -993,7 +1731,8 @@ export namespace JobResult {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          outputs: 0
+          outputs: 0,
+          labels: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1039,6 +1778,38 @@ export namespace JobResult {
                 field: `${prefix}.signature`,
                 value: reader.bytes()
               }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.text`,
+                value: reader.string()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.tokens`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 7: {
+              if (opts.limits?.labels != null && obj.labels === opts.limits.labels) {
+                throw new MaxLengthError('Streaming decode error - repeated field "labels" had too many elements')
+              }
+
+              for (const evt of LabelSet.codec().stream(reader, reader.uint32(), `${prefix}.labels[]`, {
+                limits: opts.limits?.labels$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.labels
+                }
+              }
+
+              obj.labels++
+
               break
             }
             default: {
@@ -1092,6 +1863,28 @@ export namespace JobResult {
     value: Uint8Array
   }
 
+  export interface JobResultTextFieldEvent {
+    field: '$.text'
+    value: string
+  }
+
+  export interface JobResultTokensFieldEvent {
+    field: '$.tokens'
+    value: number
+  }
+
+  export interface JobResultLabelsLabelsLabelFieldEvent {
+    field: '$.labels[].labels[].label'
+    value: string
+    index: number
+  }
+
+  export interface JobResultLabelsLabelsScoreFieldEvent {
+    field: '$.labels[].labels[].score'
+    value: number
+    index: number
+  }
+
   export function encode (obj: Partial<JobResult>): Uint8Array {
     return encodeMessage(obj, JobResult.codec())
   }
@@ -1100,7 +1893,7 @@ export namespace JobResult {
     return decodeMessage(buf, JobResult.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobResult>): Generator<JobResultJobIdFieldEvent | JobResultOutputsNameFieldEvent | JobResultOutputsDtypeFieldEvent | JobResultOutputsDimsFieldEvent | JobResultOutputsDataFieldEvent | JobResultReceiptFieldEvent | JobResultSignatureFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobResult>): Generator<JobResultJobIdFieldEvent | JobResultOutputsNameFieldEvent | JobResultOutputsDtypeFieldEvent | JobResultOutputsDimsFieldEvent | JobResultOutputsDataFieldEvent | JobResultReceiptFieldEvent | JobResultSignatureFieldEvent | JobResultTextFieldEvent | JobResultTokensFieldEvent | JobResultLabelsLabelsLabelFieldEvent | JobResultLabelsLabelsScoreFieldEvent> {
     return streamMessage(buf, JobResult.codec(), opts)
   }
 }
@@ -1449,6 +2242,8 @@ export interface Frame {
   voucher?: VoucherFrame
   voucherAck?: VoucherAck
   error?: ErrorFrame
+  partial?: PartialOutput
+  cancel?: Cancel
 }
 
 export namespace Frame {
@@ -1494,6 +2289,16 @@ export namespace Frame {
         if (obj.error != null) {
           w.uint32(58)
           ErrorFrame.codec().encode(obj.error, w)
+        }
+
+        if (obj.partial != null) {
+          w.uint32(66)
+          PartialOutput.codec().encode(obj.partial, w)
+        }
+
+        if (obj.cancel != null) {
+          w.uint32(74)
+          Cancel.codec().encode(obj.cancel, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1547,6 +2352,18 @@ export namespace Frame {
             case 7: {
               obj.error = ErrorFrame.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.error
+              })
+              break
+            }
+            case 8: {
+              obj.partial = PartialOutput.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.partial
+              })
+              break
+            }
+            case 9: {
+              obj.cancel = Cancel.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.cancel
               })
               break
             }
@@ -1610,6 +2427,20 @@ export namespace Frame {
             case 7: {
               yield * ErrorFrame.codec().stream(reader, reader.uint32(), `${prefix}.error`, {
                 limits: opts.limits?.error
+              })
+
+              break
+            }
+            case 8: {
+              yield * PartialOutput.codec().stream(reader, reader.uint32(), `${prefix}.partial`, {
+                limits: opts.limits?.partial
+              })
+
+              break
+            }
+            case 9: {
+              yield * Cancel.codec().stream(reader, reader.uint32(), `${prefix}.cancel`, {
+                limits: opts.limits?.cancel
               })
 
               break
@@ -1720,6 +2551,39 @@ export namespace Frame {
     index: number
   }
 
+  export interface FrameJobTextsFieldEvent {
+    field: '$.job.texts[]'
+    index: number
+    value: string
+  }
+
+  export interface FrameJobMessagesRoleFieldEvent {
+    field: '$.job.messages[].role'
+    value: string
+    index: number
+  }
+
+  export interface FrameJobMessagesContentFieldEvent {
+    field: '$.job.messages[].content'
+    value: string
+    index: number
+  }
+
+  export interface FrameJobPromptFieldEvent {
+    field: '$.job.prompt'
+    value: string
+  }
+
+  export interface FrameJobMaxNewTokensFieldEvent {
+    field: '$.job.maxNewTokens'
+    value: number
+  }
+
+  export interface FrameJobStreamFieldEvent {
+    field: '$.job.stream'
+    value: boolean
+  }
+
   export interface FrameResultJobIdFieldEvent {
     field: '$.result.jobId'
     value: bigint
@@ -1759,6 +2623,28 @@ export namespace Frame {
     value: Uint8Array
   }
 
+  export interface FrameResultTextFieldEvent {
+    field: '$.result.text'
+    value: string
+  }
+
+  export interface FrameResultTokensFieldEvent {
+    field: '$.result.tokens'
+    value: number
+  }
+
+  export interface FrameResultLabelsLabelsLabelFieldEvent {
+    field: '$.result.labels[].labels[].label'
+    value: string
+    index: number
+  }
+
+  export interface FrameResultLabelsLabelsScoreFieldEvent {
+    field: '$.result.labels[].labels[].score'
+    value: number
+    index: number
+  }
+
   export interface FrameVoucherVoucherFieldEvent {
     field: '$.voucher.voucher'
     value: Uint8Array
@@ -1789,6 +2675,21 @@ export namespace Frame {
     value: string
   }
 
+  export interface FramePartialJobIdFieldEvent {
+    field: '$.partial.jobId'
+    value: bigint
+  }
+
+  export interface FramePartialTextFieldEvent {
+    field: '$.partial.text'
+    value: string
+  }
+
+  export interface FrameCancelJobIdFieldEvent {
+    field: '$.cancel.jobId'
+    value: bigint
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array {
     return encodeMessage(obj, Frame.codec())
   }
@@ -1797,7 +2698,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloChannelFieldEvent | FrameWelcomeProviderOwnerFieldEvent | FrameWelcomeProviderFieldEvent | FrameWelcomeModelsNameFieldEvent | FrameWelcomeModelsHashFieldEvent | FrameWelcomeModelsTaskFieldEvent | FrameWelcomeModelsPricePerUnitFieldEvent | FrameWelcomeModelsDeterministicFieldEvent | FrameWelcomeCreditFieldEvent | FrameWelcomeLastVoucherFieldEvent | FrameWelcomeLastVoucherSigFieldEvent | FrameJobJobIdFieldEvent | FrameJobModelHashFieldEvent | FrameJobInputsNameFieldEvent | FrameJobInputsDtypeFieldEvent | FrameJobInputsDimsFieldEvent | FrameJobInputsDataFieldEvent | FrameResultJobIdFieldEvent | FrameResultOutputsNameFieldEvent | FrameResultOutputsDtypeFieldEvent | FrameResultOutputsDimsFieldEvent | FrameResultOutputsDataFieldEvent | FrameResultReceiptFieldEvent | FrameResultSignatureFieldEvent | FrameVoucherVoucherFieldEvent | FrameVoucherSignatureFieldEvent | FrameVoucherAckSeqnoFieldEvent | FrameErrorJobIdFieldEvent | FrameErrorCodeFieldEvent | FrameErrorMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloChannelFieldEvent | FrameWelcomeProviderOwnerFieldEvent | FrameWelcomeProviderFieldEvent | FrameWelcomeModelsNameFieldEvent | FrameWelcomeModelsHashFieldEvent | FrameWelcomeModelsTaskFieldEvent | FrameWelcomeModelsPricePerUnitFieldEvent | FrameWelcomeModelsDeterministicFieldEvent | FrameWelcomeCreditFieldEvent | FrameWelcomeLastVoucherFieldEvent | FrameWelcomeLastVoucherSigFieldEvent | FrameJobJobIdFieldEvent | FrameJobModelHashFieldEvent | FrameJobInputsNameFieldEvent | FrameJobInputsDtypeFieldEvent | FrameJobInputsDimsFieldEvent | FrameJobInputsDataFieldEvent | FrameJobTextsFieldEvent | FrameJobMessagesRoleFieldEvent | FrameJobMessagesContentFieldEvent | FrameJobPromptFieldEvent | FrameJobMaxNewTokensFieldEvent | FrameJobStreamFieldEvent | FrameResultJobIdFieldEvent | FrameResultOutputsNameFieldEvent | FrameResultOutputsDtypeFieldEvent | FrameResultOutputsDimsFieldEvent | FrameResultOutputsDataFieldEvent | FrameResultReceiptFieldEvent | FrameResultSignatureFieldEvent | FrameResultTextFieldEvent | FrameResultTokensFieldEvent | FrameResultLabelsLabelsLabelFieldEvent | FrameResultLabelsLabelsScoreFieldEvent | FrameVoucherVoucherFieldEvent | FrameVoucherSignatureFieldEvent | FrameVoucherAckSeqnoFieldEvent | FrameErrorJobIdFieldEvent | FrameErrorCodeFieldEvent | FrameErrorMessageFieldEvent | FramePartialJobIdFieldEvent | FramePartialTextFieldEvent | FrameCancelJobIdFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }
