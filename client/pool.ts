@@ -2,7 +2,7 @@ import type { Tensor } from '../protocol/tensor.ts'
 import type { SilkClient, VerifiedProvider } from './client.ts'
 import { InvalidReceiptError, isRetryable, JobFailedError, ProviderRejectedError, SilkError, UnknownModelError } from './errors.ts'
 import { withRetry, type RetryOptions } from './retry.ts'
-import type { JobResult, RunOptions } from './session.ts'
+import type { ClassifyResult, JobResult, RunOptions } from './session.ts'
 
 /** A provider that may serve a model: from discovery, a config file, or a known address. */
 export interface Candidate {
@@ -65,17 +65,32 @@ export class ProviderPool {
 
   constructor (private readonly client: SilkClient, private readonly options: ProviderPoolOptions) {}
 
+  /** Runs a tensor job on the best provider, failing over as needed. */
   async run (model: string, inputs: Tensor[], options: RunOptions = {}): Promise<PoolResult> {
+    return await this.use(model, async (p) => await p.session.run(model, inputs, options), options.signal)
+  }
+
+  /** Classifies texts on the best provider of a text-classification model. */
+  async classify (model: string, texts: string[], options: RunOptions = {}): Promise<ClassifyResult & { address: string }> {
+    return await this.use(model, async (p) => await p.session.classify(model, texts, options), options.signal)
+  }
+
+  /**
+   * Runs `work` on the best provider for `model`, with its session bound to a funded channel.
+   * Failures another provider could avoid (a dead or misbehaving node, a refusal) move on to the
+   * next provider under the one retry policy; others (bad input) reach the caller at once.
+   */
+  async use<T> (model: string, work: (provider: VerifiedProvider) => Promise<T>, signal?: AbortSignal): Promise<T & { address: string }> {
     const tried = new Set<string>()
     return await withRetry(async () => {
-      const entry = await this.pick(model, tried, options.signal)
+      const entry = await this.pick(model, tried, signal)
       tried.add(entry.address)
       entry.inFlight++
       try {
         const provider = await this.ready(entry)
         await entry.topping
         const started = performance.now()
-        const result = await provider.session.run(model, inputs, options)
+        const result = await work(provider)
         const ms = performance.now() - started
         entry.latencyMs = entry.latencyMs === 0 ? ms : 0.8 * entry.latencyMs + 0.2 * ms
         this.topUpIfLow(entry)
@@ -90,7 +105,7 @@ export class ProviderPool {
     }, {
       retries: 3,
       ...this.options.retry,
-      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(signal !== undefined ? { signal } : {}),
       retryable: (err) => worthFailover(err) || err instanceof UnknownModelError ||
         (err instanceof JobFailedError && err.code === 'DEPOSIT_EXHAUSTED')
     })
