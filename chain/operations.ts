@@ -1,4 +1,4 @@
-import { internal, type Address } from '@ton/core'
+import { beginCell, internal, type Address } from '@ton/core'
 import type { TonClient } from '@ton/ton'
 import { Fees, Provider, providerAddress, Registry, type RegistryConfig } from '../contracts/index.ts'
 import { sendAndWait, type KeyWallet } from './client.ts'
@@ -25,7 +25,7 @@ export async function deployRegistry (chain: TonClient, owner: KeyWallet, params
   const registry = Registry.createFromConfig({ ...params, owner: owner.address })
   const state = await chain.getContractState(registry.address)
   if (state.state !== 'active') {
-    await sendAndWait(chain, owner, { messages: [internal({ to: registry.address, value, bounce: false, init: registry.init!, body: Registry.protocolFeeMessage() })] })
+    await sendAndWait(chain, owner, { messages: [internal({ to: registry.address, value, bounce: false, init: registry.init!, body: beginCell().endCell() })] })
     await waitUntil(async () => await chain.open(registry).getRegistryData(), () => true, 'the registry to deploy')
   }
   return registry

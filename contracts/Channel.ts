@@ -44,6 +44,14 @@ export interface ClaimMessage {
   nodeSig: Buffer
 }
 
+export interface CooperativeCloseMessage {
+  queryId: bigint
+  /** protocol/cells.ts buildCloseRequest */
+  request: Cell
+  clientSig: Buffer
+  nodeSig: Buffer
+}
+
 /** Default value of start_close / finish_close messages (what the contract does not spend is refunded on close). */
 const CLOSE_VALUE = 20_000_000n
 
@@ -150,6 +158,28 @@ export class Channel implements Contract {
     return { queryId, voucher, clientSig, nodeSig }
   }
 
+  /** cooperative_close: the close_request cell (protocol/cells.ts buildCloseRequest) signed by the client and by the node. */
+  static cooperativeCloseMessage (opts: { request: Cell, clientSig: Uint8Array, nodeSig: Uint8Array, queryId?: bigint }): Cell {
+    return beginCell()
+      .storeUint(Op.cooperativeClose, 32)
+      .storeUint(opts.queryId ?? 0n, 64)
+      .storeRef(opts.request)
+      .storeRef(signatureCell(Buffer.from(opts.clientSig)))
+      .storeRef(signatureCell(Buffer.from(opts.nodeSig)))
+      .endCell()
+  }
+
+  static parseCooperativeClose (cell: Cell): CooperativeCloseMessage {
+    const s = cell.beginParse()
+    if (s.loadUint(32) !== Op.cooperativeClose) throw new Error('not a cooperative_close')
+    const queryId = s.loadUintBig(64)
+    const request = s.loadRef()
+    const clientSig = s.loadRef().beginParse().loadBuffer(64)
+    const nodeSig = s.loadRef().beginParse().loadBuffer(64)
+    s.endParse()
+    return { queryId, request, clientSig, nodeSig }
+  }
+
   static startCloseMessage (queryId?: bigint): Cell { return queryOnly(Op.startClose, queryId) }
   static parseStartClose (cell: Cell): { queryId: bigint } { return parseQueryOnly(Op.startClose, 'start_close', cell) }
   static finishCloseMessage (queryId?: bigint): Cell { return queryOnly(Op.finishClose, queryId) }
@@ -195,6 +225,22 @@ export class Channel implements Contract {
       value: opts.value ?? CLOSE_VALUE,
       sendMode: SendMode.PAY_GAS_SEPARATELY,
       body: Channel.finishCloseMessage(opts.queryId)
+    })
+  }
+
+  /**
+   * cooperative_close from anyone (both signatures authorize it): pays amount - paid (less the fee) to
+   * the provider owner, refunds everything else to the client and closes at once. value defaults to
+   * Fees.cooperativeCloseGas; when the sender is not the client its unused part returns as excesses.
+   */
+  async sendCooperativeClose (
+    provider: ContractProvider, via: Sender,
+    opts: { request: Cell, clientSig: Uint8Array, nodeSig: Uint8Array, value?: bigint, queryId?: bigint }
+  ): Promise<void> {
+    await provider.internal(via, {
+      value: opts.value ?? Fees.cooperativeCloseGas,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: Channel.cooperativeCloseMessage(opts)
     })
   }
 

@@ -1,10 +1,10 @@
 import {
   Address, beginCell, Cell, contractAddress, SendMode,
-  type Contract, type ContractProvider, type Sender
+  type Builder, type Contract, type ContractProvider, type Sender, type Slice
 } from '@ton/core'
 import { channelCode, providerCode, registryCode } from './code.ts'
 import { Fees, Op } from './constants.ts'
-import { publicKeyToInt, type PublicKey } from './keys.ts'
+import { hash256ToInt, publicKeyToInt, type Hash256, type PublicKey } from './keys.ts'
 
 export interface RegistryConfig {
   owner: Address
@@ -14,6 +14,10 @@ export interface RegistryConfig {
   minStake: bigint
   /** seconds between start_close and finish_close */
   closeDelay: number
+  /** seconds between unbond and withdraw; default DEFAULT_UNBONDING_DELAY (7 days) */
+  unbondingDelay?: number
+  /** share of a slashed stake paid to the reporter, basis points; default DEFAULT_SLASH_SHARE_BPS (50 %) */
+  slashShareBps?: number
   /** child codes; default to the committed build */
   providerCode?: Cell
   channelCode?: Cell
@@ -25,6 +29,33 @@ export interface RegistryData {
   feeBps: number
   minStake: bigint
   closeDelay: number
+  unbondingDelay: number
+  slashShareBps: number
+  /** bumped by every governance change */
+  version: number
+  modelCount: number
+  measurementCount: number
+}
+
+/** The parameters set_params replaces, all at once. */
+export interface RegistryParams {
+  feeBps: number
+  minStake: bigint
+  unbondingDelay: number
+  closeDelay: number
+  slashShareBps: number
+}
+
+/** get_treasury_data, in stack order. */
+export interface TreasuryData {
+  /** protocol fees received so far */
+  feesCollected: bigint
+  /** slashed stakes received from Providers */
+  slashedCollected: bigint
+  /** sent out by withdraw_treasury so far */
+  withdrawn: bigint
+  /** what withdraw_treasury with amount 0 would send now: balance above Fees.registryStorageReserve */
+  available: bigint
 }
 
 export interface RegisterProviderMessage {
@@ -41,16 +72,69 @@ export interface OpenChannelMessage {
   deposit: bigint
 }
 
+export const DEFAULT_UNBONDING_DELAY = 7 * 86_400
+export const DEFAULT_SLASH_SHARE_BPS = 5_000
+/** Default value of governance messages; the unused part returns to the owner as excesses. */
+export const GOVERNANCE_VALUE = 50_000_000n
+
+function checkBps (name: string, bps: number): void {
+  if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) throw new RangeError(`${name} must be an integer in 0..10000, got ${bps}`)
+}
+
+function storeParams (b: Builder, p: RegistryParams): Builder {
+  checkBps('feeBps', p.feeBps)
+  checkBps('slashShareBps', p.slashShareBps)
+  return b
+    .storeUint(p.feeBps, 16)
+    .storeCoins(p.minStake)
+    .storeUint(p.unbondingDelay, 32)
+    .storeUint(p.closeDelay, 32)
+    .storeUint(p.slashShareBps, 16)
+}
+
+function loadParams (s: Slice): RegistryParams {
+  return {
+    feeBps: s.loadUint(16),
+    minStake: s.loadCoins(),
+    unbondingDelay: s.loadUint(32),
+    closeDelay: s.loadUint(32),
+    slashShareBps: s.loadUint(16)
+  }
+}
+
+/** registry_storage$_ of a new Registry: version 0, empty treasury and allow-lists. */
 export function registryConfigToCell (config: RegistryConfig): Cell {
-  return beginCell()
+  const b = beginCell()
     .storeAddress(config.owner)
-    .storeUint(config.feeBps, 16)
-    .storeCoins(config.minStake)
-    .storeUint(config.closeDelay, 32)
-    .storeCoins(0n)
-    .storeRef(config.providerCode ?? providerCode)
-    .storeRef(config.channelCode ?? channelCode)
+    .storeUint(0, 32)
+  storeParams(b, {
+    feeBps: config.feeBps,
+    minStake: config.minStake,
+    unbondingDelay: config.unbondingDelay ?? DEFAULT_UNBONDING_DELAY,
+    closeDelay: config.closeDelay,
+    slashShareBps: config.slashShareBps ?? DEFAULT_SLASH_SHARE_BPS
+  })
+  return b
+    .storeCoins(0n).storeCoins(0n).storeCoins(0n)
+    .storeMaybeRef(null).storeUint(0, 32)
+    .storeMaybeRef(null).storeUint(0, 32)
+    .storeRef(beginCell().storeRef(config.providerCode ?? providerCode).storeRef(config.channelCode ?? channelCode).endCell())
     .endCell()
+}
+
+function queryOnly (op: number, queryId: bigint | undefined): Builder {
+  return beginCell().storeUint(op, 32).storeUint(queryId ?? 0n, 64)
+}
+
+function opened (op: number, name: string, cell: Cell): Slice {
+  const s = cell.beginParse()
+  if (s.loadUint(32) !== op) throw new Error(`not a ${name}`)
+  return s
+}
+
+function ended<T> (s: Slice, value: T): T {
+  s.endParse()
+  return value
 }
 
 function addressArg (address: Address): { type: 'slice', cell: Cell } {
@@ -115,6 +199,93 @@ export class Registry implements Contract {
     return beginCell().storeUint(Op.protocolFee, 32).storeUint(queryId ?? 0n, 64).endCell()
   }
 
+  static parseProtocolFee (cell: Cell): { queryId: bigint } {
+    const s = opened(Op.protocolFee, 'protocol_fee', cell)
+    return ended(s, { queryId: s.loadUintBig(64) })
+  }
+
+  /** What a slashed Provider sends with the treasury's part of its stake. */
+  static slashedStakeMessage (opts: { owner: Address, nodeKey: PublicKey, queryId?: bigint }): Cell {
+    return queryOnly(Op.slashedStake, opts.queryId).storeAddress(opts.owner).storeUint(publicKeyToInt(opts.nodeKey), 256).endCell()
+  }
+
+  static parseSlashedStake (cell: Cell): { queryId: bigint, owner: Address, nodeKey: bigint } {
+    const s = opened(Op.slashedStake, 'slashed_stake', cell)
+    return ended(s, { queryId: s.loadUintBig(64), owner: s.loadAddress(), nodeKey: s.loadUintBig(256) })
+  }
+
+  // ---------- governance (owner only; each bumps the version) ----------
+
+  static changeOwnerMessage (opts: { newOwner: Address, queryId?: bigint }): Cell {
+    return queryOnly(Op.changeOwner, opts.queryId).storeAddress(opts.newOwner).endCell()
+  }
+
+  static parseChangeOwner (cell: Cell): { queryId: bigint, newOwner: Address } {
+    const s = opened(Op.changeOwner, 'change_owner', cell)
+    return ended(s, { queryId: s.loadUintBig(64), newOwner: s.loadAddress() })
+  }
+
+  static setParamsMessage (opts: RegistryParams & { queryId?: bigint }): Cell {
+    return storeParams(queryOnly(Op.setParams, opts.queryId), opts).endCell()
+  }
+
+  static parseSetParams (cell: Cell): RegistryParams & { queryId: bigint } {
+    const s = opened(Op.setParams, 'set_params', cell)
+    const queryId = s.loadUintBig(64)
+    return ended(s, { queryId, ...loadParams(s) })
+  }
+
+  static addModelMessage (opts: { modelHash: Hash256, queryId?: bigint }): Cell {
+    return queryOnly(Op.addModel, opts.queryId).storeUint(hash256ToInt(opts.modelHash), 256).endCell()
+  }
+
+  static parseAddModel (cell: Cell): { queryId: bigint, modelHash: bigint } {
+    const s = opened(Op.addModel, 'add_model', cell)
+    return ended(s, { queryId: s.loadUintBig(64), modelHash: s.loadUintBig(256) })
+  }
+
+  static removeModelMessage (opts: { modelHash: Hash256, queryId?: bigint }): Cell {
+    return queryOnly(Op.removeModel, opts.queryId).storeUint(hash256ToInt(opts.modelHash), 256).endCell()
+  }
+
+  static parseRemoveModel (cell: Cell): { queryId: bigint, modelHash: bigint } {
+    const s = opened(Op.removeModel, 'remove_model', cell)
+    return ended(s, { queryId: s.loadUintBig(64), modelHash: s.loadUintBig(256) })
+  }
+
+  static addMeasurementMessage (opts: { measurement: Hash256, queryId?: bigint }): Cell {
+    return queryOnly(Op.addMeasurement, opts.queryId).storeUint(hash256ToInt(opts.measurement), 256).endCell()
+  }
+
+  static parseAddMeasurement (cell: Cell): { queryId: bigint, measurement: bigint } {
+    const s = opened(Op.addMeasurement, 'add_measurement', cell)
+    return ended(s, { queryId: s.loadUintBig(64), measurement: s.loadUintBig(256) })
+  }
+
+  static removeMeasurementMessage (opts: { measurement: Hash256, queryId?: bigint }): Cell {
+    return queryOnly(Op.removeMeasurement, opts.queryId).storeUint(hash256ToInt(opts.measurement), 256).endCell()
+  }
+
+  static parseRemoveMeasurement (cell: Cell): { queryId: bigint, measurement: bigint } {
+    const s = opened(Op.removeMeasurement, 'remove_measurement', cell)
+    return ended(s, { queryId: s.loadUintBig(64), measurement: s.loadUintBig(256) })
+  }
+
+  /** amount 0n withdraws everything above the registry's storage reserve. */
+  static withdrawTreasuryMessage (opts: { amount: bigint, destination: Address, queryId?: bigint }): Cell {
+    return queryOnly(Op.withdrawTreasury, opts.queryId).storeCoins(opts.amount).storeAddress(opts.destination).endCell()
+  }
+
+  static parseWithdrawTreasury (cell: Cell): { queryId: bigint, amount: bigint, destination: Address } {
+    const s = opened(Op.withdrawTreasury, 'withdraw_treasury', cell)
+    return ended(s, { queryId: s.loadUintBig(64), amount: s.loadCoins(), destination: s.loadAddress() })
+  }
+
+  static parseTreasuryWithdrawal (cell: Cell): { queryId: bigint } {
+    const s = opened(Op.treasuryWithdrawal, 'treasury_withdrawal', cell)
+    return ended(s, { queryId: s.loadUintBig(64) })
+  }
+
   async sendDeploy (provider: ContractProvider, via: Sender, value: bigint): Promise<void> {
     await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: beginCell().endCell() })
   }
@@ -148,14 +319,91 @@ export class Registry implements Contract {
     })
   }
 
+  private async governance (provider: ContractProvider, via: Sender, body: Cell, value?: bigint): Promise<void> {
+    await provider.internal(via, { value: value ?? GOVERNANCE_VALUE, sendMode: SendMode.PAY_GAS_SEPARATELY, body })
+  }
+
+  async sendChangeOwner (provider: ContractProvider, via: Sender, opts: { newOwner: Address, value?: bigint, queryId?: bigint }): Promise<void> {
+    await this.governance(provider, via, Registry.changeOwnerMessage(opts), opts.value)
+  }
+
+  /** Replaces every parameter; Providers and Channels deployed earlier keep the values they were deployed with. */
+  async sendSetParams (provider: ContractProvider, via: Sender, opts: RegistryParams & { value?: bigint, queryId?: bigint }): Promise<void> {
+    await this.governance(provider, via, Registry.setParamsMessage(opts), opts.value)
+  }
+
+  async sendAddModel (provider: ContractProvider, via: Sender, opts: { modelHash: Hash256, value?: bigint, queryId?: bigint }): Promise<void> {
+    await this.governance(provider, via, Registry.addModelMessage(opts), opts.value)
+  }
+
+  async sendRemoveModel (provider: ContractProvider, via: Sender, opts: { modelHash: Hash256, value?: bigint, queryId?: bigint }): Promise<void> {
+    await this.governance(provider, via, Registry.removeModelMessage(opts), opts.value)
+  }
+
+  async sendAddMeasurement (provider: ContractProvider, via: Sender, opts: { measurement: Hash256, value?: bigint, queryId?: bigint }): Promise<void> {
+    await this.governance(provider, via, Registry.addMeasurementMessage(opts), opts.value)
+  }
+
+  async sendRemoveMeasurement (provider: ContractProvider, via: Sender, opts: { measurement: Hash256, value?: bigint, queryId?: bigint }): Promise<void> {
+    await this.governance(provider, via, Registry.removeMeasurementMessage(opts), opts.value)
+  }
+
+  /** Sends `amount` (0n: everything above the storage reserve) to `destination`; the unused value returns as excesses. */
+  async sendWithdrawTreasury (
+    provider: ContractProvider, via: Sender, opts: { amount: bigint, destination: Address, value?: bigint, queryId?: bigint }
+  ): Promise<void> {
+    await this.governance(provider, via, Registry.withdrawTreasuryMessage(opts), opts.value)
+  }
+
   async getRegistryData (provider: ContractProvider): Promise<RegistryData> {
     const { stack } = await provider.get('get_registry_data', [])
     return {
       owner: stack.readAddress(),
       feeBps: stack.readNumber(),
       minStake: stack.readBigNumber(),
-      closeDelay: stack.readNumber()
+      closeDelay: stack.readNumber(),
+      unbondingDelay: stack.readNumber(),
+      slashShareBps: stack.readNumber(),
+      version: stack.readNumber(),
+      modelCount: stack.readNumber(),
+      measurementCount: stack.readNumber()
     }
+  }
+
+  /** Bumped by every governance change. */
+  async getVersion (provider: ContractProvider): Promise<number> {
+    const { stack } = await provider.get('get_version', [])
+    return stack.readNumber()
+  }
+
+  async getTreasuryData (provider: ContractProvider): Promise<TreasuryData> {
+    const { stack } = await provider.get('get_treasury_data', [])
+    return {
+      feesCollected: stack.readBigNumber(),
+      slashedCollected: stack.readBigNumber(),
+      withdrawn: stack.readBigNumber(),
+      available: stack.readBigNumber()
+    }
+  }
+
+  async isModelAllowed (provider: ContractProvider, modelHash: Hash256): Promise<boolean> {
+    const { stack } = await provider.get('is_model_allowed', [{ type: 'int', value: hash256ToInt(modelHash) }])
+    return stack.readBoolean()
+  }
+
+  async getModelCount (provider: ContractProvider): Promise<number> {
+    const { stack } = await provider.get('get_model_count', [])
+    return stack.readNumber()
+  }
+
+  async isMeasurementAllowed (provider: ContractProvider, measurement: Hash256): Promise<boolean> {
+    const { stack } = await provider.get('is_measurement_allowed', [{ type: 'int', value: hash256ToInt(measurement) }])
+    return stack.readBoolean()
+  }
+
+  async getMeasurementCount (provider: ContractProvider): Promise<number> {
+    const { stack } = await provider.get('get_measurement_count', [])
+    return stack.readNumber()
   }
 
   /** Protocol fees received so far, nanoton. */

@@ -1,10 +1,11 @@
 import { describe, it, expect } from 'vitest'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { toNano } from '@ton/core'
 import { BUILD_DIR, CONTRACTS, TOLK_DIR, buildJson, compileContract, type ContractName } from './compile.ts'
 import { channelCode, providerCode, registryCode } from './code.ts'
 import { Errors, Fees, Op } from './constants.ts'
+import { CLOSE_REQUEST_TAG, RECEIPT_TAG, VOUCHER_TAG } from '../protocol/cells.ts'
 
 const tolk = (file: string): string => readFileSync(join(TOLK_DIR, file), 'utf-8')
 const camelToSnake = (name: string): string => name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())
@@ -44,10 +45,22 @@ describe('one table for numbers', () => {
       .map(([, name, hex]) => [name!.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), parseInt(hex!, 16)]))
     const tolkOps = new Set([...tolk('messages.tolk').matchAll(/^struct \(0x([0-9a-f]{8})\) (\w+)/gm)].map(([, hex]) => parseInt(hex!, 16)))
 
-    const { receipt, voucher, ...messages } = schemaOps
-    expect(receipt).toBe(0x52435054)
-    expect(voucher).toBe(0x56434852)
+    const { receipt, voucher, closeRequest, ...messages } = schemaOps
+    expect(receipt).toBe(RECEIPT_TAG)
+    expect(voucher).toBe(VOUCHER_TAG)
+    expect(closeRequest).toBe(CLOSE_REQUEST_TAG)
     expect(messages).toEqual(Op)
-    expect(tolkOps).toEqual(new Set([...Object.values(Op), voucher]))
+    expect(tolkOps).toEqual(new Set([...Object.values(Op), receipt, voucher, closeRequest]))
+    expect(new Set(Object.values(schemaOps)).size, 'opcodes are unique').toBe(Object.keys(schemaOps).length)
+  })
+})
+
+describe('coverage of exit codes', () => {
+  it('every exit code is asserted by at least one sandbox test that provokes it', () => {
+    const here = new URL('.', import.meta.url)
+    const tests = readdirSync(here).filter((name) => name.endsWith('.test.ts') && name !== 'build.test.ts')
+      .map((name) => readFileSync(new URL(name, here), 'utf-8')).join('\n')
+    const untested = Object.keys(Errors).filter((name) => !new RegExp(`Errors\\.${name}\\b`).test(tests))
+    expect(untested).toEqual([])
   })
 })

@@ -1,14 +1,17 @@
 import { describe, it, expect, beforeAll, beforeEach } from 'vitest'
-import { beginCell, toNano, type Address } from '@ton/core'
-import { keyPairFromSeed } from '@ton/crypto'
+import { Address, beginCell, toNano, type Cell } from '@ton/core'
+import { keyPairFromSeed, type KeyPair } from '@ton/crypto'
 import { findTransactionRequired, flattenTransaction } from '@ton/test-utils'
-import type { BlockchainSnapshot, SendMessageResult } from '@ton/sandbox'
-import { nextReceiptsRoot, signCell, ZERO_ROOT } from '../protocol/cells.ts'
+import type { BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox'
+import {
+  buildCloseRequest, buildReceipt, buildVoucher, nextReceiptsRoot, parseCloseRequest, parseReceipt, receiptCost, signCell, ZERO_ROOT
+} from '../protocol/cells.ts'
+import { ProtocolError } from '../protocol/errors.ts'
 import { Errors, Fees, Op } from './constants.ts'
 import { Channel, type ChannelData } from './Channel.ts'
 import {
-  openChannel, signedVoucher, valueOf, computeGas, cascadeFees, storageFees,
-  CLOSE_DELAY, DEPOSIT, FEE_BPS, START, type ChannelFixture
+  openChannel, signedVoucher, signedCloseRequest, valueOf, computeGas, cascadeFees, storageFees, forwardFees, ledgerFor, feesOf,
+  CLOSE_DELAY, DEPOSIT, FEE_BPS, START, type ChannelFixture, type Ledger
 } from './test-fixture.ts'
 
 const feeOf = (delta: bigint): bigint => delta * BigInt(FEE_BPS) / 10000n
@@ -25,9 +28,14 @@ describe('Channel', () => {
     f.blockchain.now = START
   })
 
+  /** Sends a claim from the node's wallet; every party's balance is then checked to the nanoton. */
   async function claim (seqno: number, amount: bigint, opts: { receiptsRoot?: Buffer, channel?: Address } = {}): Promise<SendMessageResult> {
     const signed = signedVoucher(f, { channel: opts.channel ?? f.channel.address, seqno, amount, ...opts })
-    return await f.channel.sendClaim(f.nodeWallet.getSender(), signed)
+    const ledger = ledgerFor(f, f.channel.address)
+    await ledger.snap()
+    const result = await f.channel.sendClaim(f.nodeWallet.getSender(), signed)
+    await ledger.expectExact(result.transactions)
+    return result
   }
 
   /** Asserts a claim was settled: every hop, the exact payout and fee, the excesses back to the claimer. */
@@ -91,8 +99,12 @@ describe('Channel', () => {
   })
 
   it('accepts a top-up from the client into the deposit', async () => {
+    const ledger = ledgerFor(f, f.channel.address)
+    await ledger.snap()
     const result = await f.channel.sendTopUp(f.client.getSender(), { amount: toNano('2') })
     expect(result.transactions).toHaveTransaction({ from: f.client.address, to: f.channel.address, op: Op.channelTopUp, success: true })
+    await ledger.expectExact(result.transactions)
+    expect(await ledger.delta(f.channel.address)).toBe(toNano('2') + Fees.topUpGas - feesOf(result.transactions, { to: f.channel.address }))
     expect((await f.channel.getChannelData()).deposit).toBe(DEPOSIT + toNano('2'))
     await expectSettled(await claim(1, DEPOSIT + toNano('1')), DEPOSIT + toNano('1'))
   })
@@ -114,8 +126,11 @@ describe('Channel', () => {
     f.blockchain.now = START + CLOSE_DELAY
     const balance = await f.channel.getBalance()
     const clientBefore = (await f.blockchain.getContract(f.client.address)).balance
+    const ledger = ledgerFor(f, f.channel.address)
+    await ledger.snap()
     const finish = await f.channel.sendFinishClose(f.stranger.getSender())
     expect(finish.transactions).toHaveTransaction({ from: f.stranger.address, to: f.channel.address, op: Op.finishClose, success: true })
+    await ledger.expectExact(finish.transactions)
     const refundTx = findTransactionRequired(finish.transactions, { from: f.channel.address, to: f.client.address, op: Op.refund, success: true })
     const refund = flattenTransaction(refundTx).value ?? 0n
     // everything the channel held (deposit - paid and the storage reserve) plus the finisher's unspent value
@@ -169,6 +184,221 @@ describe('Channel', () => {
     const result = await other.sendClaim(f.providerOwner.getSender(), signedVoucher(f, { channel: other.address, seqno: 1, amount: 1n }))
     expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: other.address, deploy: true, success: false, exitCode: Errors.notInitialized })
     expect(result.transactions).not.toHaveTransaction({ from: other.address, op: Op.payout })
+  })
+
+  it('the tests\' native signer gives the very bytes protocol/cells.ts signCell gives', () => {
+    const signed = signedVoucher(f, { channel: f.channel.address, seqno: 1, amount: 1n })
+    expect(signed.clientSig).toEqual(signCell(signed.voucher, f.clientKeys.secretKey))
+    expect(signed.nodeSig).toEqual(signCell(signed.voucher, f.nodeKeys.secretKey))
+  })
+
+  it('stores a receipts root that commits to exactly the receipts paid: recomputed from the receipt cells it matches', async () => {
+    // the node signs a receipt per job; the client chains them into the root of each voucher
+    const receipts = [1n, 2n, 3n].map((jobId) => buildReceipt({
+      channel: f.channel.address, jobId, units: 100, price: 1_000_000n, deterministic: true, time: START + Number(jobId),
+      modelHash: Buffer.alloc(32, 0x11), inputHash: Buffer.alloc(32, Number(jobId)), outputHash: Buffer.alloc(32, 0x40 + Number(jobId))
+    }))
+    let root: Buffer = ZERO_ROOT
+    let amount = 0n
+    for (const [i, r] of receipts.entries()) {
+      root = nextReceiptsRoot(root, r)
+      const parsed = parseReceipt(r)
+      amount += receiptCost(parsed)
+      await expectSettled(await claim(i + 1, amount, { receiptsRoot: root }), receiptCost(parsed))
+    }
+    const data = await f.channel.getChannelData()
+    expect(data.paid).toBe(amount)
+    // anyone holding the receipt cells recomputes the chain and finds it on chain
+    const recomputed = receipts.reduce<Buffer>((acc, r) => nextReceiptsRoot(acc, r), ZERO_ROOT)
+    expect(data.receiptsRoot).toEqual(recomputed)
+    // and every receipt was part of it: leaving one out, reordering or altering one gives another root
+    expect(receipts.slice(1).reduce<Buffer>((acc, r) => nextReceiptsRoot(acc, r), ZERO_ROOT)).not.toEqual(data.receiptsRoot)
+    expect([receipts[1]!, receipts[0]!, receipts[2]!].reduce<Buffer>((acc, r) => nextReceiptsRoot(acc, r), ZERO_ROOT)).not.toEqual(data.receiptsRoot)
+    const altered = buildReceipt({ ...parseReceipt(receipts[1]!), outputHash: Buffer.alloc(32, 0x99) })
+    expect([receipts[0]!, altered, receipts[2]!].reduce<Buffer>((acc, r) => nextReceiptsRoot(acc, r), ZERO_ROOT)).not.toEqual(data.receiptsRoot)
+  })
+
+  describe('cooperative close', () => {
+    async function coopClose (
+      via: SandboxContract<TreasuryContract>, opts: { seqno: number, amount: bigint, receiptsRoot?: Buffer, channel?: Address, value?: bigint }
+    ): Promise<{ result: SendMessageResult, ledger: Ledger }> {
+      const signed = signedCloseRequest(f, { channel: opts.channel ?? f.channel.address, ...opts })
+      const ledger = ledgerFor(f, f.channel.address)
+      await ledger.snap()
+      const result = await f.channel.sendCooperativeClose(via.getSender(), { ...signed, value: opts.value, queryId: 11n })
+      await ledger.expectExact(result.transactions)
+      return { result, ledger }
+    }
+
+    async function expectFinal (amount: bigint, seqno: number, root: Buffer): Promise<void> {
+      const data = await f.channel.getChannelData()
+      expect([data.closed, data.paid, data.seqno, data.receiptsRoot]).toEqual([true, amount, seqno, root])
+      expect(await f.channel.getBalance()).toBe(0n)
+      // nothing can be claimed, topped up or closed again
+      const late = await f.channel.sendClaim(f.nodeWallet.getSender(), signedVoucher(f, { channel: f.channel.address, seqno: seqno + 1, amount: DEPOSIT }))
+      expect(late.transactions).toHaveTransaction({ to: f.channel.address, op: Op.claim, success: false, exitCode: Errors.channelClosed })
+      expect(late.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.payout })
+      const topUp = await f.channel.sendTopUp(f.client.getSender(), { amount: toNano('1') })
+      expect(topUp.transactions).toHaveTransaction({ to: f.channel.address, op: Op.channelTopUp, success: false, exitCode: Errors.channelClosed })
+      const start = await f.channel.sendStartClose(f.client.getSender())
+      expect(start.transactions).toHaveTransaction({ to: f.channel.address, op: Op.startClose, success: false, exitCode: Errors.channelClosed })
+      const finish = await f.channel.sendFinishClose(f.client.getSender())
+      expect(finish.transactions).toHaveTransaction({ to: f.channel.address, op: Op.finishClose, success: false, exitCode: Errors.channelClosed })
+      const again = await f.channel.sendCooperativeClose(f.client.getSender(), signedCloseRequest(f, { channel: f.channel.address, seqno: seqno + 1, amount }))
+      expect(again.transactions).toHaveTransaction({ to: f.channel.address, op: Op.cooperativeClose, success: false, exitCode: Errors.channelClosed })
+      expect((await f.channel.getChannelData()).paid).toBe(amount)
+    }
+
+    it('sent by the client: pays the provider the difference less the fee, refunds the rest at once, closes', async () => {
+      await expectSettled(await claim(1, toNano('1')), toNano('1'))
+      const balance = await f.channel.getBalance()
+      const root = Buffer.alloc(32, 0x5e)
+      const { result, ledger } = await coopClose(f.client, { seqno: 2, amount: toNano('3'), receiptsRoot: root })
+
+      const delta = toNano('2')
+      const fee = feeOf(delta)
+      expect(result.transactions).toHaveTransaction({ from: f.client.address, to: f.channel.address, op: Op.cooperativeClose, success: true, outMessagesCount: 3 })
+      expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.providerOwner.address, op: Op.payout, value: delta - fee, success: true })
+      expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.registry.address, op: Op.protocolFee, value: fee, success: true })
+      const refundTx = findTransactionRequired(result.transactions, { from: f.channel.address, to: f.client.address, op: Op.refund, success: true })
+      expect(Channel.parseRefund(refundTx.inMessage!.body).queryId).toBe(11n)
+      // the client gets everything the channel held beyond delta, plus its own unspent value
+      const channelTx = findTransactionRequired(result.transactions, { to: f.channel.address, op: Op.cooperativeClose })
+      const sent = valueOf(result.transactions, { to: f.channel.address, op: Op.cooperativeClose })
+      expect(flattenTransaction(refundTx).value).toBe(balance + sent - delta - channelTx.totalFees.coins - forwardFees(channelTx))
+      expect(balance - delta).toBeGreaterThan(DEPOSIT - toNano('3'))
+      expect(await ledger.delta(f.providerOwner.address)).toBe(delta - fee - feesOf(result.transactions, { to: f.providerOwner.address, op: Op.payout }))
+      expect(await f.registry.getFeesCollected()).toBe(feeOf(toNano('1')) + fee)
+      console.log(`cooperative_close: channel compute gas ${computeGas(channelTx)}, cascade fees ${cascadeFees(result.transactions)} nanoton`)
+      await expectFinal(toNano('3'), 2, root)
+    })
+
+    it('sent by the node: the client gets exactly what the channel held beyond the payout, the sender its unused value', async () => {
+      const balance = await f.channel.getBalance()
+      const { result, ledger } = await coopClose(f.nodeWallet, { seqno: 1, amount: toNano('2') })
+      expect(result.transactions).toHaveTransaction({ from: f.nodeWallet.address, to: f.channel.address, op: Op.cooperativeClose, success: true, outMessagesCount: 4 })
+      const channelTx = findTransactionRequired(result.transactions, { to: f.channel.address, op: Op.cooperativeClose })
+      expect(result.transactions).toHaveTransaction({
+        from: f.channel.address, to: f.client.address, op: Op.refund, value: balance - storageFees(channelTx) - toNano('2'), success: true
+      })
+      expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.nodeWallet.address, op: Op.excesses, success: true })
+      // the client paid nothing for the close beyond receiving its refund
+      expect(await ledger.delta(f.client.address)).toBe(balance - storageFees(channelTx) - toNano('2') - feesOf(result.transactions, { to: f.client.address, op: Op.refund }))
+      await expectFinal(toNano('2'), 1, ZERO_ROOT)
+    })
+
+    it('at the amount already paid and the same seqno: no payout, everything refunded', async () => {
+      await expectSettled(await claim(4, toNano('1')), toNano('1'))
+      const { result } = await coopClose(f.client, { seqno: 4, amount: toNano('1') })
+      expect(result.transactions).toHaveTransaction({ to: f.channel.address, op: Op.cooperativeClose, success: true, outMessagesCount: 1 })
+      expect(result.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.payout })
+      expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.client.address, op: Op.refund, success: true })
+      await expectFinal(toNano('1'), 4, ZERO_ROOT)
+    })
+
+    it('during the close delay, before close_at', async () => {
+      await f.channel.sendStartClose(f.client.getSender())
+      f.blockchain.now = START + CLOSE_DELAY - 1
+      const { result } = await coopClose(f.client, { seqno: 1, amount: DEPOSIT })
+      expect(result.transactions).toHaveTransaction({ to: f.channel.address, op: Op.cooperativeClose, success: true })
+      expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.providerOwner.address, op: Op.payout, value: DEPOSIT - feeOf(DEPOSIT) })
+      await expectFinal(DEPOSIT, 1, ZERO_ROOT)
+    })
+
+    it('a repeated open_channel to a closed channel is refunded at once', async () => {
+      await coopClose(f.client, { seqno: 1, amount: toNano('1') })
+      // a month later: the closed, empty channel owes storage fees, paid from the incoming value
+      f.blockchain.now = START + 30 * 86_400
+      const ledger = ledgerFor(f, f.channel.address)
+      await ledger.snap()
+      const reopened = await f.registry.sendOpenChannel(f.client.getSender(), {
+        clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT
+      })
+      expect(reopened.transactions).toHaveTransaction({ from: f.registry.address, to: f.channel.address, op: Op.channelInit, success: true, outMessagesCount: 1 })
+      expect(reopened.transactions).toHaveTransaction({ from: f.channel.address, to: f.client.address, op: Op.refund, success: true })
+      await ledger.expectExact(reopened.transactions)
+      // the client lost only the fees of the cascade (less the registry's own storage fee); the closed channel keeps nothing
+      const registryStorage = storageFees(findTransactionRequired(reopened.transactions, { to: f.registry.address, op: Op.openChannel }))
+      expect(await ledger.delta(f.client.address)).toBe(-(cascadeFees(reopened.transactions) - registryStorage))
+      expect(await f.channel.getBalance()).toBe(0n)
+      expect(await f.channel.getChannelData()).toMatchObject({ closed: true, deposit: DEPOSIT, paid: toNano('1') })
+    })
+
+    describe('rejects a cooperative close and moves no funds', () => {
+      let before: ChannelData
+      let balanceBefore: bigint
+      beforeEach(async () => {
+        await expectSettled(await claim(3, toNano('1')), toNano('1'))
+        before = await f.channel.getChannelData()
+        balanceBefore = await f.channel.getBalance()
+      })
+
+      async function expectRejected (signed: { request: Cell, clientSig: Buffer, nodeSig: Buffer }, exitCode: number, value?: bigint): Promise<void> {
+        const ledger = ledgerFor(f, f.channel.address)
+        await ledger.snap()
+        const result = await f.channel.sendCooperativeClose(f.client.getSender(), { ...signed, value })
+        const tx = findTransactionRequired(result.transactions, { to: f.channel.address, op: Op.cooperativeClose, success: false, exitCode })
+        expect(result.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.payout })
+        expect(result.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.refund })
+        expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.client.address, inMessageBounced: true })
+        expect(await f.channel.getChannelData()).toEqual(before)
+        expect(await f.channel.getBalance()).toBe(balanceBefore - storageFees(tx))
+        await ledger.expectExact(result.transactions)
+      }
+
+      const request = (over: { seqno?: number, amount?: bigint, channel?: Address, clientKey?: KeyPair, nodeKey?: KeyPair } = {}): ReturnType<typeof signedCloseRequest> =>
+        signedCloseRequest(f, { channel: f.channel.address, seqno: 3, amount: toNano('2'), ...over })
+
+      it('forged client signature', async () => {
+        await expectRejected(request({ clientKey: keyPairFromSeed(Buffer.alloc(32, 9)) }), Errors.badClientSignature)
+      })
+
+      it('forged node signature', async () => {
+        await expectRejected(request({ nodeKey: keyPairFromSeed(Buffer.alloc(32, 9)) }), Errors.badNodeSignature)
+      })
+
+      it('a signed voucher instead of a close request', async () => {
+        const signed = signedVoucher(f, { channel: f.channel.address, seqno: 4, amount: toNano('2') })
+        await expectRejected({ request: signed.voucher, clientSig: signed.clientSig, nodeSig: signed.nodeSig }, Errors.malformedCloseRequest)
+      })
+
+      it('close request for another channel', async () => {
+        await expectRejected(request({ channel: f.registry.address }), Errors.wrongChannel)
+      })
+
+      it('seqno below the last claimed voucher', async () => {
+        await expectRejected(request({ seqno: 2 }), Errors.seqnoNotIncreasing)
+      })
+
+      it('amount below what was already paid', async () => {
+        await expectRejected(request({ amount: toNano('1') - 1n }), Errors.amountBelowPaid)
+      })
+
+      it('amount above the deposit', async () => {
+        await expectRejected(request({ amount: DEPOSIT + 1n }), Errors.amountAboveDeposit)
+      })
+
+      it('value below the cooperative close gas', async () => {
+        await expectRejected(request(), Errors.notEnoughValue, Fees.cooperativeCloseGas - 1n)
+      })
+
+      it('after the close delay ran out', async () => {
+        await f.channel.sendStartClose(f.client.getSender())
+        f.blockchain.now = START + CLOSE_DELAY
+        before = await f.channel.getChannelData()
+        balanceBefore = await f.channel.getBalance()
+        await expectRejected(request(), Errors.channelClosed)
+      })
+
+      it('on a channel the registry did not initialize', async () => {
+        const other = f.blockchain.openContract(Channel.createFromConfig({
+          registry: f.registry.address, client: f.stranger.address, clientKey: f.clientKeys.publicKey,
+          providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey
+        }))
+        const result = await other.sendCooperativeClose(f.stranger.getSender(), signedCloseRequest(f, { channel: other.address, seqno: 1, amount: 1n }))
+        expect(result.transactions).toHaveTransaction({ to: other.address, success: false, exitCode: Errors.notInitialized })
+      })
+    })
   })
 
   describe('rejects a claim and moves no funds', () => {
@@ -261,3 +491,24 @@ describe('Channel', () => {
     })
   })
 })
+
+describe('close_request cell', () => {
+  it('round-trips through buildCloseRequest / parseCloseRequest and refuses other cells', () => {
+    const channel = channelAddressForTest()
+    const request = { channel, seqno: 7, amount: 123_456_789n, receiptsRoot: Buffer.alloc(32, 0xcd) }
+    const parsed = parseCloseRequest(buildCloseRequest(request))
+    expect(parsed).toEqual(request)
+    const voucher = buildVoucher({ channel, seqno: 7, amount: 1n, receiptsRoot: ZERO_ROOT })
+    expect(() => parseCloseRequest(voucher)).toThrow(ProtocolError)
+    const longer = beginCell().storeSlice(buildCloseRequest(request).beginParse()).storeUint(1, 1).endCell()
+    expect(() => parseCloseRequest(longer)).toThrow(ProtocolError)
+    expect(() => buildCloseRequest({ ...request, receiptsRoot: Buffer.alloc(31) })).toThrow(ProtocolError)
+  })
+})
+
+function channelAddressForTest (): Address {
+  return Channel.createFromConfig({
+    registry: new Address(0, Buffer.alloc(32, 1)), client: new Address(0, Buffer.alloc(32, 2)), clientKey: 1n,
+    providerOwner: new Address(0, Buffer.alloc(32, 3)), nodeKey: 2n
+  }).address
+}

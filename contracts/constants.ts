@@ -4,16 +4,31 @@ export const Op = {
   registerProvider: 0x5250524f,
   openChannel: 0x4f50434e,
   protocolFee: 0x46454553,
+  slashedStake: 0x534c5354,
+  changeOwner: 0x434f574e,
+  setParams: 0x5350524d,
+  addModel: 0x414d444c,
+  removeModel: 0x524d444c,
+  addMeasurement: 0x414d5352,
+  removeMeasurement: 0x524d5352,
+  withdrawTreasury: 0x57545253,
   providerInit: 0x50494e49,
   stakeTopUp: 0x53545550,
+  unbond: 0x554e4244,
+  withdrawStake: 0x5753544b,
+  reportEquivocation: 0x52455156,
   channelInit: 0x43494e49,
   channelTopUp: 0x43545550,
   claim: 0x434c4149,
   startClose: 0x53434c53,
   finishClose: 0x46434c53,
+  cooperativeClose: 0x43434c53,
   payout: 0x5041594f,
   refund: 0x52454644,
-  excesses: 0xd53276db
+  excesses: 0xd53276db,
+  treasuryWithdrawal: 0x54525357,
+  stakeWithdrawal: 0x53544b57,
+  slashReward: 0x534c5257
 } as const
 
 export const Errors = {
@@ -32,6 +47,25 @@ export const Errors = {
   closeNotReady: 117, // finish_close before start_close or before the delay
   alreadyClosing: 118,
   malformedVoucher: 119, // claim carries a cell that is not a voucher
+  malformedCloseRequest: 120, // cooperative_close carries a cell that is not a close_request
+  feeTooHigh: 130, // set_params: fee_bps > 10000
+  slashShareTooHigh: 131, // set_params: slash_share_bps > 10000
+  modelAlreadyAllowed: 132,
+  modelNotAllowed: 133, // remove_model of a hash that is not in the list
+  measurementAlreadyAllowed: 134,
+  measurementNotAllowed: 135,
+  treasuryTooLow: 136, // withdraw_treasury above the balance less the storage reserve
+  providerUnbonding: 140, // stake_top_up or unbond while unbonding
+  providerSlashed: 141, // stake_top_up, unbond or withdraw_stake of a slashed provider
+  notUnbonding: 142, // withdraw_stake without unbond first
+  stillLocked: 143, // withdraw_stake before unlock_time
+  alreadySlashed: 144, // report_equivocation against a slashed provider
+  badReceiptSignature: 145, // a receipt's signature is not by node_key
+  malformedReceipt: 146,
+  notDeterministic: 147, // a receipt is not marked deterministic
+  differentModel: 148,
+  differentInput: 149,
+  sameOutput: 150, // the receipts agree: no equivocation
   unknownOp: 0xffff
 } as const
 
@@ -50,5 +84,11 @@ export const Fees = {
   /** stake_top_up, channel_top_up: value >= amount + topUpGas */
   topUpGas: 10_000_000n,
   /** claim: value >= claimGas; the unused part comes back as excesses */
-  claimGas: 30_000_000n
+  claimGas: 30_000_000n,
+  /** cooperative_close: value >= cooperativeCloseGas; the unused part goes to the client with the refund (or back to a sender that is not the client) */
+  cooperativeCloseGas: 30_000_000n,
+  /** report_equivocation: value >= reportGas; the unused part returns with the reward */
+  reportGas: 30_000_000n,
+  /** withdraw_treasury never takes the Registry's balance below this */
+  registryStorageReserve: 50_000_000n
 } as const

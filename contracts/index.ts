@@ -1,16 +1,16 @@
 // Silk contracts: TypeScript wrappers, committed code cells, opcodes and exit codes.
 export { Op, Errors, Fees, type ErrorName } from './constants.ts'
 export { registryCode, providerCode, channelCode } from './code.ts'
-export { publicKeyToInt, uint256ToBuffer, type PublicKey } from './keys.ts'
+export { publicKeyToInt, uint256ToBuffer, hash256ToInt, type PublicKey, type Hash256 } from './keys.ts'
 export {
-  Registry, registryConfigToCell,
-  type RegistryConfig, type RegistryData, type RegisterProviderMessage, type OpenChannelMessage
+  Registry, registryConfigToCell, DEFAULT_UNBONDING_DELAY, DEFAULT_SLASH_SHARE_BPS, GOVERNANCE_VALUE,
+  type RegistryConfig, type RegistryData, type RegistryParams, type TreasuryData, type RegisterProviderMessage, type OpenChannelMessage
 } from './Registry.ts'
 export {
   Provider, ProviderState, providerAddress, providerConfigToCell,
-  type ProviderConfig, type ProviderData, type ProviderStateValue
+  type ProviderConfig, type ProviderData, type ProviderStateValue, type EquivocationProof
 } from './Provider.ts'
 export {
   Channel, channelAddress, channelConfigToCell,
-  type ChannelConfig, type ChannelData, type ClaimMessage
+  type ChannelConfig, type ChannelData, type ClaimMessage, type CooperativeCloseMessage
 } from './Channel.ts'

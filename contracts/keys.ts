@@ -14,3 +14,15 @@ export function publicKeyToInt (key: PublicKey): bigint {
 export function uint256ToBuffer (value: bigint): Buffer {
   return Buffer.from(value.toString(16).padStart(64, '0'), 'hex')
 }
+
+/** A 256-bit digest (a model hash, a TEE measurement): 32 bytes or the uint256 the contracts store. */
+export type Hash256 = Uint8Array | bigint
+
+export function hash256ToInt (hash: Hash256): bigint {
+  if (typeof hash === 'bigint') {
+    if (hash < 0n || hash >= 1n << 256n) throw new RangeError('digest out of uint256 range')
+    return hash
+  }
+  if (hash.length !== 32) throw new RangeError(`digest must be 32 bytes, got ${hash.length}`)
+  return BigInt('0x' + Buffer.from(hash).toString('hex'))
+}

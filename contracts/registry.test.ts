@@ -1,13 +1,14 @@
 import { describe, it, expect, beforeAll, beforeEach } from 'vitest'
-import { beginCell, toNano } from '@ton/core'
-import type { BlockchainSnapshot, SandboxContract } from '@ton/sandbox'
+import { beginCell, toNano, type Sender } from '@ton/core'
+import type { BlockchainSnapshot, SandboxContract, SendMessageResult } from '@ton/sandbox'
+import { findTransactionRequired, flattenTransaction } from '@ton/test-utils'
 import { Errors, Fees, Op } from './constants.ts'
 import { Registry } from './Registry.ts'
 import { Provider, ProviderState, providerAddress } from './Provider.ts'
 import { Channel, channelAddress } from './Channel.ts'
 import { publicKeyToInt } from './keys.ts'
 import {
-  deployRegistry, cascadeFees, CLOSE_DELAY, DEPOSIT, FEE_BPS, MIN_STAKE, STAKE, type Fixture
+  deployRegistry, cascadeFees, ledgerFor, storageFees, feesOf, CLOSE_DELAY, DEPOSIT, FEE_BPS, MIN_STAKE, SLASH_SHARE_BPS, STAKE, UNBONDING_DELAY, type Fixture
 } from './test-fixture.ts'
 
 describe('Registry', () => {
@@ -21,9 +22,14 @@ describe('Registry', () => {
 
   it('is deployed with its parameters', async () => {
     expect(await f.registry.getRegistryData()).toEqual({
-      owner: f.owner.address, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: CLOSE_DELAY
+      owner: f.owner.address, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: CLOSE_DELAY,
+      unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS, version: 0, modelCount: 0, measurementCount: 0
     })
     expect(await f.registry.getFeesCollected()).toBe(0n)
+    expect(await f.registry.getVersion()).toBe(0)
+    const treasury = await f.registry.getTreasuryData()
+    expect([treasury.feesCollected, treasury.slashedCollected, treasury.withdrawn]).toEqual([0n, 0n, 0n])
+    expect(treasury.available).toBe(await f.registry.getBalance() - Fees.registryStorageReserve)
   })
 
   it('computes child addresses exactly as the off-chain functions do', async () => {
@@ -38,13 +44,19 @@ describe('Registry', () => {
 
   it('registers a provider: the sender becomes its owner and the stake is recorded', async () => {
     const expected = providerAddress(f.registry.address, f.providerOwner.address, f.nodeKeys.publicKey)
+    const ledger = ledgerFor(f, expected)
+    await ledger.snap()
     const result = await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
+    await ledger.expectExact(result.transactions)
+    // the registry keeps nothing of the value: it all goes on to the provider
+    expect(await ledger.delta(f.registry.address)).toBe(-storageFees(findTransactionRequired(result.transactions, { to: f.registry.address, op: Op.registerProvider })))
     expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: f.registry.address, op: Op.registerProvider, success: true })
     expect(result.transactions).toHaveTransaction({ from: f.registry.address, to: expected, op: Op.providerInit, deploy: true, success: true })
 
     const provider = f.blockchain.openContract(Provider.createFromAddress(expected))
     expect(await provider.getProviderData()).toEqual({
-      owner: f.providerOwner.address, nodeKey: publicKeyToInt(f.nodeKeys.publicKey), stake: STAKE, state: ProviderState.active, unlockTime: 0
+      owner: f.providerOwner.address, nodeKey: publicKeyToInt(f.nodeKeys.publicKey), stake: STAKE, state: ProviderState.active, unlockTime: 0,
+      minStake: MIN_STAKE, unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS
     })
     expect(await provider.getBalance()).toBeGreaterThanOrEqual(STAKE)
     // the gas reserve covers the whole cascade with a margin
@@ -69,9 +81,13 @@ describe('Registry', () => {
 
   it('opens a channel with the deposit, the registry fee and the close delay', async () => {
     const expected = channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey)
+    const ledger = ledgerFor(f, expected)
+    await ledger.snap()
     const result = await f.registry.sendOpenChannel(f.client.getSender(), {
       clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT
     })
+    await ledger.expectExact(result.transactions)
+    expect(await ledger.delta(f.registry.address)).toBe(-storageFees(findTransactionRequired(result.transactions, { to: f.registry.address, op: Op.openChannel })))
     expect(result.transactions).toHaveTransaction({ from: f.client.address, to: f.registry.address, op: Op.openChannel, success: true })
     expect(result.transactions).toHaveTransaction({ from: f.registry.address, to: expected, op: Op.channelInit, deploy: true, success: true })
 
@@ -106,8 +122,12 @@ describe('Registry', () => {
   })
 
   it('counts protocol fees, accepts plain top-ups and rejects unknown ops', async () => {
+    const ledger = ledgerFor(f)
+    await ledger.snap()
     const fee = await f.stranger.send({ to: f.registry.address, value: toNano('0.5'), body: Registry.protocolFeeMessage(7n) })
     expect(fee.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, op: Op.protocolFee, success: true })
+    await ledger.expectExact(fee.transactions)
+    expect(await ledger.delta(f.registry.address)).toBe(toNano('0.5') - feesOf(fee.transactions, { to: f.registry.address }))
     expect(await f.registry.getFeesCollected()).toBe(toNano('0.5'))
 
     const topUp = await f.registry.sendTopUp(f.stranger.getSender(), toNano('1'))
@@ -146,9 +166,15 @@ describe('Provider', () => {
   })
 
   it('adds a top-up from the owner to the stake', async () => {
+    const ledger = ledgerFor(f, provider.address)
+    await ledger.snap()
     const result = await provider.sendTopUp(f.providerOwner.getSender(), { amount: toNano('3') })
     expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: provider.address, op: Op.stakeTopUp, success: true })
     expect((await provider.getProviderData()).stake).toBe(STAKE + toNano('3'))
+    await ledger.expectExact(result.transactions)
+    // the whole value stays with the provider (the part above the amount as reserve), less its own fees
+    const tx = findTransactionRequired(result.transactions, { to: provider.address, op: Op.stakeTopUp })
+    expect(await ledger.delta(provider.address)).toBe(toNano('3') + Fees.topUpGas - tx.totalFees.coins)
   })
 
   it('rejects a stake top-up from a stranger', async () => {
@@ -161,5 +187,216 @@ describe('Provider', () => {
     const result = await provider.sendTopUp(f.providerOwner.getSender(), { amount: toNano('3'), value: toNano('3') })
     expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: provider.address, success: false, exitCode: Errors.notEnoughValue })
     expect((await provider.getProviderData()).stake).toBe(STAKE)
+  })
+})
+
+describe('Registry governance', () => {
+  let f: Fixture
+  let deployed: BlockchainSnapshot
+  const model = Buffer.alloc(32, 0xa1)
+  const measurement = Buffer.alloc(32, 0xb2)
+  beforeAll(async () => {
+    f = await deployRegistry()
+    deployed = f.blockchain.snapshot()
+  })
+  beforeEach(async () => { await f.blockchain.loadFrom(deployed) })
+
+  /** A governance change from the owner: accepted, the unused value back as excesses, version + 1, balances exact. */
+  async function expectChange (send: () => Promise<SendMessageResult>, op: number): Promise<SendMessageResult> {
+    const version = await f.registry.getVersion()
+    const ledger = ledgerFor(f)
+    await ledger.snap()
+    const result = await send()
+    expect(result.transactions).toHaveTransaction({ from: f.owner.address, to: f.registry.address, op, success: true, outMessagesCount: 1 })
+    expect(result.transactions).toHaveTransaction({ from: f.registry.address, to: f.owner.address, op: Op.excesses, success: true })
+    expect(await f.registry.getVersion()).toBe(version + 1)
+    await ledger.expectExact(result.transactions)
+    // the registry keeps nothing of the owner's value
+    const registryTx = findTransactionRequired(result.transactions, { to: f.registry.address, op })
+    expect(await ledger.delta(f.registry.address)).toBe(-storageFees(registryTx))
+    return result
+  }
+
+  async function expectRejected (send: () => Promise<SendMessageResult>, exitCode: number): Promise<void> {
+    const version = await f.registry.getVersion()
+    const data = await f.registry.getRegistryData()
+    const result = await send()
+    expect(result.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode })
+    expect(result.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.excesses })
+    expect(await f.registry.getVersion()).toBe(version)
+    expect(await f.registry.getRegistryData()).toEqual(data)
+  }
+
+  it('changes the owner: the new owner governs, the old one no longer does', async () => {
+    const result = await expectChange(async () => await f.registry.sendChangeOwner(f.owner.getSender(), { newOwner: f.stranger.address, queryId: 9n }), Op.changeOwner)
+    const excesses = findTransactionRequired(result.transactions, { from: f.registry.address, to: f.owner.address, op: Op.excesses })
+    expect(Channel.parseExcesses(excesses.inMessage!.body).queryId).toBe(9n)
+    expect((await f.registry.getRegistryData()).owner).toEqual(f.stranger.address)
+    await expectRejected(async () => await f.registry.sendAddModel(f.owner.getSender(), { modelHash: model }), Errors.unauthorized)
+    const byNewOwner = await f.registry.sendAddModel(f.stranger.getSender(), { modelHash: model })
+    expect(byNewOwner.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, op: Op.addModel, success: true })
+    expect(await f.registry.getVersion()).toBe(2)
+  })
+
+  it('sets every parameter at once; new children get them, existing ones keep theirs', async () => {
+    await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
+    await f.registry.sendOpenChannel(f.client.getSender(), {
+      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT
+    })
+    const params = { feeBps: 10_000, minStake: toNano('1'), unbondingDelay: 60, closeDelay: 30, slashShareBps: 10_000 }
+    await expectChange(async () => await f.registry.sendSetParams(f.owner.getSender(), params), Op.setParams)
+    expect(await f.registry.getRegistryData()).toEqual({
+      owner: f.owner.address, ...params, version: 1, modelCount: 0, measurementCount: 0
+    })
+
+    // the provider and channel deployed before keep the parameters they were deployed with
+    const oldProvider = f.blockchain.openContract(Provider.createFromAddress(providerAddress(f.registry.address, f.providerOwner.address, f.nodeKeys.publicKey)))
+    expect(await oldProvider.getProviderData()).toMatchObject({ minStake: MIN_STAKE, unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS })
+    const oldChannel = f.blockchain.openContract(Channel.createFromAddress(
+      channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey)))
+    expect(await oldChannel.getChannelData()).toMatchObject({ feeBps: FEE_BPS, closeDelay: CLOSE_DELAY })
+
+    // new ones get the new values (a stake of 1 TON is now enough)
+    const key = Buffer.alloc(32, 3)
+    const result = await f.registry.sendRegisterProvider(f.stranger.getSender(), { nodeKey: key, stake: toNano('1') })
+    const init = findTransactionRequired(result.transactions, { from: f.registry.address, op: Op.providerInit, success: true })
+    expect(Provider.parseProviderInit(init.inMessage!.body)).toMatchObject({ stake: toNano('1'), minStake: toNano('1'), unbondingDelay: 60, slashShareBps: 10_000 })
+    const newProvider = f.blockchain.openContract(Provider.createFromAddress(providerAddress(f.registry.address, f.stranger.address, key)))
+    expect(await newProvider.getProviderData()).toMatchObject({ stake: toNano('1'), minStake: toNano('1'), unbondingDelay: 60, slashShareBps: 10_000 })
+    await f.registry.sendOpenChannel(f.client.getSender(), { clientKey: f.clientKeys.publicKey, providerOwner: f.stranger.address, nodeKey: key, deposit: DEPOSIT })
+    const newChannel = f.blockchain.openContract(Channel.createFromAddress(
+      channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.stranger.address, key)))
+    expect(await newChannel.getChannelData()).toMatchObject({ feeBps: 10_000, closeDelay: 30 })
+  })
+
+  it('rejects a fee above 10000 bps', async () => {
+    const params = { feeBps: 10_001, minStake: 0n, unbondingDelay: 0, closeDelay: 0, slashShareBps: 0 }
+    // the wrapper refuses to build it, so the test writes the cell by hand
+    expect(() => Registry.setParamsMessage(params)).toThrow(RangeError)
+    const body = beginCell().storeUint(Op.setParams, 32).storeUint(0, 64).storeUint(10_001, 16).storeCoins(0n).storeUint(0, 32).storeUint(0, 32).storeUint(0, 16).endCell()
+    await expectRejected(async () => await f.owner.send({ to: f.registry.address, value: toNano('0.05'), body }), Errors.feeTooHigh)
+  })
+
+  it('rejects a slash share above 10000 bps', async () => {
+    const body = beginCell().storeUint(Op.setParams, 32).storeUint(0, 64).storeUint(0, 16).storeCoins(0n).storeUint(0, 32).storeUint(0, 32).storeUint(10_001, 16).endCell()
+    await expectRejected(async () => await f.owner.send({ to: f.registry.address, value: toNano('0.05'), body }), Errors.slashShareTooHigh)
+  })
+
+  it('adds and removes allowed model hashes, with counts', async () => {
+    expect(await f.registry.isModelAllowed(model)).toBe(false)
+    await expectChange(async () => await f.registry.sendAddModel(f.owner.getSender(), { modelHash: model }), Op.addModel)
+    await expectChange(async () => await f.registry.sendAddModel(f.owner.getSender(), { modelHash: Buffer.alloc(32, 0xa2) }), Op.addModel)
+    expect(await f.registry.isModelAllowed(model)).toBe(true)
+    expect(await f.registry.isModelAllowed(publicKeyToInt(model))).toBe(true)
+    expect(await f.registry.isModelAllowed(Buffer.alloc(32, 0xa3))).toBe(false)
+    expect(await f.registry.getModelCount()).toBe(2)
+    // the model list is independent of the measurement list
+    expect(await f.registry.isMeasurementAllowed(model)).toBe(false)
+
+    await expectChange(async () => await f.registry.sendRemoveModel(f.owner.getSender(), { modelHash: model }), Op.removeModel)
+    expect(await f.registry.isModelAllowed(model)).toBe(false)
+    expect(await f.registry.getModelCount()).toBe(1)
+    expect(await f.registry.getRegistryData()).toMatchObject({ version: 3, modelCount: 1, measurementCount: 0 })
+  })
+
+  it('rejects adding a model twice and removing one that is not allowed', async () => {
+    await f.registry.sendAddModel(f.owner.getSender(), { modelHash: model })
+    await expectRejected(async () => await f.registry.sendAddModel(f.owner.getSender(), { modelHash: model }), Errors.modelAlreadyAllowed)
+    await expectRejected(async () => await f.registry.sendRemoveModel(f.owner.getSender(), { modelHash: Buffer.alloc(32, 0xa3) }), Errors.modelNotAllowed)
+    expect(await f.registry.getModelCount()).toBe(1)
+  })
+
+  it('adds and removes allowed TEE measurements, with counts', async () => {
+    await expectChange(async () => await f.registry.sendAddMeasurement(f.owner.getSender(), { measurement }), Op.addMeasurement)
+    expect(await f.registry.isMeasurementAllowed(measurement)).toBe(true)
+    expect(await f.registry.isModelAllowed(measurement)).toBe(false)
+    expect(await f.registry.getMeasurementCount()).toBe(1)
+    await expectChange(async () => await f.registry.sendRemoveMeasurement(f.owner.getSender(), { measurement }), Op.removeMeasurement)
+    expect(await f.registry.isMeasurementAllowed(measurement)).toBe(false)
+    expect(await f.registry.getRegistryData()).toMatchObject({ version: 2, measurementCount: 0 })
+  })
+
+  it('rejects adding a measurement twice and removing one that is not allowed', async () => {
+    await f.registry.sendAddMeasurement(f.owner.getSender(), { measurement })
+    await expectRejected(async () => await f.registry.sendAddMeasurement(f.owner.getSender(), { measurement }), Errors.measurementAlreadyAllowed)
+    await expectRejected(async () => await f.registry.sendRemoveMeasurement(f.owner.getSender(), { measurement: model }), Errors.measurementNotAllowed)
+    expect(await f.registry.getMeasurementCount()).toBe(1)
+  })
+
+  it.each([
+    ['change_owner', (r: SandboxContract<Registry>, s: Sender) => r.sendChangeOwner(s, { newOwner: s.address! })],
+    ['set_params', (r: SandboxContract<Registry>, s: Sender) => r.sendSetParams(s, { feeBps: 0, minStake: 0n, unbondingDelay: 0, closeDelay: 0, slashShareBps: 0 })],
+    ['add_model', (r: SandboxContract<Registry>, s: Sender) => r.sendAddModel(s, { modelHash: model })],
+    ['remove_model', (r: SandboxContract<Registry>, s: Sender) => r.sendRemoveModel(s, { modelHash: model })],
+    ['add_measurement', (r: SandboxContract<Registry>, s: Sender) => r.sendAddMeasurement(s, { measurement })],
+    ['remove_measurement', (r: SandboxContract<Registry>, s: Sender) => r.sendRemoveMeasurement(s, { measurement })],
+    ['withdraw_treasury', (r: SandboxContract<Registry>, s: Sender) => r.sendWithdrawTreasury(s, { amount: 0n, destination: s.address! })]
+  ])('rejects %s from anyone but the owner', async (_name, send) => {
+    await f.registry.sendAddModel(f.owner.getSender(), { modelHash: model })
+    await f.registry.sendAddMeasurement(f.owner.getSender(), { measurement })
+    await f.registry.sendTopUp(f.stranger.getSender(), toNano('3'))
+    const treasury = await f.registry.getTreasuryData()
+    await expectRejected(async () => await send(f.registry, f.stranger.getSender()), Errors.unauthorized)
+    expect(await f.registry.getTreasuryData()).toEqual(treasury)
+    expect([await f.registry.isModelAllowed(model), await f.registry.isMeasurementAllowed(measurement)]).toEqual([true, true])
+  })
+
+  describe('treasury', () => {
+    beforeEach(async () => {
+      // protocol fees and a plain top-up arrive
+      await f.stranger.send({ to: f.registry.address, value: toNano('2'), body: Registry.protocolFeeMessage() })
+      await f.registry.sendTopUp(f.stranger.getSender(), toNano('1'))
+    })
+
+    it('withdraws an exact amount to the address the owner names; the owner\'s value pays the fees', async () => {
+      const ledger = ledgerFor(f)
+      await ledger.snap()
+      const amount = toNano('1.5')
+      const result = await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount, destination: f.client.address, queryId: 4n })
+      expect(result.transactions).toHaveTransaction({ from: f.owner.address, to: f.registry.address, op: Op.withdrawTreasury, success: true, outMessagesCount: 2 })
+      const paid = findTransactionRequired(result.transactions, { from: f.registry.address, to: f.client.address, op: Op.treasuryWithdrawal, value: amount, success: true })
+      expect(Registry.parseTreasuryWithdrawal(paid.inMessage!.body).queryId).toBe(4n)
+      expect(result.transactions).toHaveTransaction({ from: f.registry.address, to: f.owner.address, op: Op.excesses, success: true })
+      await ledger.expectExact(result.transactions)
+      const registryTx = findTransactionRequired(result.transactions, { to: f.registry.address, op: Op.withdrawTreasury })
+      expect(await ledger.delta(f.registry.address)).toBe(-amount - storageFees(registryTx))
+      expect(await ledger.delta(f.client.address)).toBe(amount - paid.totalFees.coins)
+      expect(await f.registry.getTreasuryData()).toMatchObject({ feesCollected: toNano('2'), withdrawn: amount })
+      expect(await f.registry.getVersion()).toBe(1)
+    })
+
+    it('withdraws everything above the storage reserve with amount 0', async () => {
+      const ledger = ledgerFor(f)
+      await ledger.snap()
+      const available = (await f.registry.getTreasuryData()).available
+      const result = await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: 0n, destination: f.stranger.address })
+      const paid = findTransactionRequired(result.transactions, { from: f.registry.address, to: f.stranger.address, op: Op.treasuryWithdrawal, success: true })
+      const registryTx = findTransactionRequired(result.transactions, { to: f.registry.address, op: Op.withdrawTreasury })
+      expect(flattenTransaction(paid).value).toBe(available - storageFees(registryTx))
+      expect(await f.registry.getBalance()).toBe(Fees.registryStorageReserve)
+      expect((await f.registry.getTreasuryData()).available).toBe(0n)
+      await ledger.expectExact(result.transactions)
+    })
+
+    it('rejects a withdrawal that would take the balance below the storage reserve', async () => {
+      const available = (await f.registry.getTreasuryData()).available
+      const balance = await f.registry.getBalance()
+      await expectRejected(async () => await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: available + 1n, destination: f.owner.address }), Errors.treasuryTooLow)
+      expect(await f.registry.getBalance()).toBeGreaterThanOrEqual(balance - toNano('0.001'))
+      await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: 0n, destination: f.owner.address })
+      // nothing left above the reserve: even "everything" is refused
+      await expectRejected(async () => await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: 0n, destination: f.owner.address }), Errors.treasuryTooLow)
+      await expectRejected(async () => await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: 1n, destination: f.owner.address }), Errors.treasuryTooLow)
+      expect(await f.registry.getBalance()).toBe(Fees.registryStorageReserve)
+    })
+
+    it('counts slashed stake only from a Provider of this registry', async () => {
+      // a forged slashed_stake names a real owner and key but does not come from their Provider
+      const body = Registry.slashedStakeMessage({ owner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey })
+      const result = await f.stranger.send({ to: f.registry.address, value: toNano('1'), body })
+      expect(result.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, op: Op.slashedStake, success: false, exitCode: Errors.unauthorized })
+      expect(result.transactions).toHaveTransaction({ from: f.registry.address, to: f.stranger.address, inMessageBounced: true })
+      expect((await f.registry.getTreasuryData()).slashedCollected).toBe(0n)
+    })
   })
 })

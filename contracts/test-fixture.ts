@@ -3,7 +3,8 @@ import { expect } from 'vitest'
 import { Address, toNano, type Cell, type Transaction } from '@ton/core'
 import { keyPairFromSeed, type KeyPair } from '@ton/crypto'
 import { flattenTransaction, findTransactionRequired, type FlatTransactionComparable } from '@ton/test-utils'
-import { buildVoucher, signCell, ZERO_ROOT } from '../protocol/cells.ts'
+import { createPrivateKey, sign as nodeSign, type KeyObject } from 'node:crypto'
+import { buildCloseRequest, buildVoucher, ZERO_ROOT } from '../protocol/cells.ts'
 import { Registry } from './Registry.ts'
 import { Provider } from './Provider.ts'
 import { Channel } from './Channel.ts'
@@ -21,6 +22,8 @@ export const MIN_STAKE = toNano('10')
 export const CLOSE_DELAY = 3600
 export const STAKE = toNano('20')
 export const DEPOSIT = toNano('5')
+export const UNBONDING_DELAY = 7 * 86_400
+export const SLASH_SHARE_BPS = 3_000
 
 export interface Fixture {
   blockchain: Blockchain
@@ -44,7 +47,8 @@ export async function deployRegistry (): Promise<Fixture> {
   const stranger = await blockchain.treasury('stranger')
   const nodeWallet = await blockchain.treasury('node-wallet')
   const registry = blockchain.openContract(Registry.createFromConfig({
-    owner: owner.address, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: CLOSE_DELAY
+    owner: owner.address, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: CLOSE_DELAY,
+    unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS
   }))
   const result = await registry.sendDeploy(owner.getSender(), toNano('1'))
   findTransactionRequired(result.transactions, { from: owner.address, to: registry.address, deploy: true, success: true })
@@ -73,6 +77,24 @@ export async function openChannel (): Promise<ChannelFixture> {
   return { ...f, provider, channel }
 }
 
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
+const nodeKeys = new Map<string, KeyObject>()
+
+/**
+ * Ed25519 over the cell hash, as protocol/cells.ts signCell, through node:crypto (native, ~100x
+ * faster than the pure-JS signer; Ed25519 is deterministic, so the signature bytes are identical).
+ */
+export function fastSignCell (cell: Cell, secretKey: Buffer): Buffer {
+  const seed = secretKey.subarray(0, 32)
+  const id = seed.toString('hex')
+  let key = nodeKeys.get(id)
+  if (key === undefined) {
+    key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' })
+    nodeKeys.set(id, key)
+  }
+  return nodeSign(null, cell.hash(), key)
+}
+
 /** A voucher for `channel`, signed by the client and counter-signed by the node (or by the given keys). */
 export function signedVoucher (
   f: Pick<Fixture, 'clientKeys' | 'nodeKeys'>,
@@ -81,8 +103,21 @@ export function signedVoucher (
   const voucher = buildVoucher({ channel: opts.channel, seqno: opts.seqno, amount: opts.amount, receiptsRoot: opts.receiptsRoot ?? ZERO_ROOT })
   return {
     voucher,
-    clientSig: signCell(voucher, (opts.clientKey ?? f.clientKeys).secretKey),
-    nodeSig: signCell(voucher, (opts.nodeKey ?? f.nodeKeys).secretKey)
+    clientSig: fastSignCell(voucher, (opts.clientKey ?? f.clientKeys).secretKey),
+    nodeSig: fastSignCell(voucher, (opts.nodeKey ?? f.nodeKeys).secretKey)
+  }
+}
+
+/** A close_request for `channel`, signed by the client and by the node (or by the given keys). */
+export function signedCloseRequest (
+  f: Pick<Fixture, 'clientKeys' | 'nodeKeys'>,
+  opts: { channel: Address, seqno: number, amount: bigint, receiptsRoot?: Buffer, clientKey?: KeyPair, nodeKey?: KeyPair }
+): { request: Cell, clientSig: Buffer, nodeSig: Buffer } {
+  const request = buildCloseRequest({ channel: opts.channel, seqno: opts.seqno, amount: opts.amount, receiptsRoot: opts.receiptsRoot ?? ZERO_ROOT })
+  return {
+    request,
+    clientSig: fastSignCell(request, (opts.clientKey ?? f.clientKeys).secretKey),
+    nodeSig: fastSignCell(request, (opts.nodeKey ?? f.nodeKeys).secretKey)
   }
 }
 
@@ -105,6 +140,13 @@ export function cascadeFees (txs: Transaction[]): bigint {
   return total
 }
 
+/** Forward fees of everything a transaction sent. */
+export function forwardFees (tx: Transaction): bigint {
+  let total = 0n
+  for (const msg of tx.outMessages.values()) if (msg.info.type === 'internal') total += msg.info.forwardFee
+  return total
+}
+
 export function computeGas (tx: Transaction): bigint {
   if (tx.description.type !== 'generic' || tx.description.computePhase.type !== 'vm') return 0n
   return tx.description.computePhase.gasUsed
@@ -113,4 +155,79 @@ export function computeGas (tx: Transaction): bigint {
 export function storageFees (tx: Transaction): bigint {
   if (tx.description.type !== 'generic') return 0n
   return tx.description.storagePhase?.storageFeesCollected ?? 0n
+}
+
+function accountOf (tx: Transaction): Address | undefined {
+  const info = tx.inMessage?.info
+  return info === undefined || info.type === 'external-out' ? undefined : info.dest
+}
+
+/**
+ * What each transaction did to its account's balance, from its own record: + the inbound value,
+ * - every outbound value and forward fee, - the transaction's total fees (storage, import, compute,
+ * action). Keyed by raw address.
+ */
+export function balanceEffects (txs: Transaction[]): Map<string, bigint> {
+  const effects = new Map<string, bigint>()
+  for (const tx of txs) {
+    const account = accountOf(tx)
+    if (account === undefined) throw new Error('transaction without a destination')
+    let delta = -tx.totalFees.coins
+    const info = tx.inMessage?.info
+    if (info?.type === 'internal') delta += info.value.coins
+    for (const msg of tx.outMessages.values()) {
+      if (msg.info.type === 'internal') delta -= msg.info.value.coins + msg.info.forwardFee
+    }
+    const key = account.toRawString()
+    effects.set(key, (effects.get(key) ?? 0n) + delta)
+  }
+  return effects
+}
+
+/**
+ * Balance bookkeeping to the nanoton: `snap()` the balances of every party, run a cascade, then
+ * `expectExact(txs)` checks that each party's balance moved by exactly what its transactions
+ * received, sent and paid in fees — no value created or lost anywhere — and that no transaction
+ * touched an account outside the list.
+ */
+export class Ledger {
+  private before = new Map<string, bigint>()
+  constructor (private readonly blockchain: Blockchain, private readonly addresses: Address[]) {}
+
+  add (address: Address): void { this.addresses.push(address) }
+
+  async balance (address: Address): Promise<bigint> {
+    return (await this.blockchain.getContract(address)).balance
+  }
+
+  async snap (): Promise<void> {
+    this.before = new Map()
+    for (const a of this.addresses) this.before.set(a.toRawString(), await this.balance(a))
+  }
+
+  /** Balance change of `address` since snap(). */
+  async delta (address: Address): Promise<bigint> {
+    const before = this.before.get(address.toRawString())
+    if (before === undefined) throw new Error(`${address.toString()} is not tracked`)
+    return await this.balance(address) - before
+  }
+
+  async expectExact (txs: Transaction[]): Promise<void> {
+    const effects = balanceEffects(txs)
+    for (const key of effects.keys()) expect(this.before.has(key), `untracked account ${key} took part`).toBe(true)
+    for (const a of this.addresses) {
+      expect(await this.delta(a), `balance of ${a.toString()}`).toBe(effects.get(a.toRawString()) ?? 0n)
+    }
+  }
+}
+
+export function ledgerFor (f: Fixture, ...more: Address[]): Ledger {
+  return new Ledger(f.blockchain, [
+    f.owner.address, f.providerOwner.address, f.client.address, f.stranger.address, f.nodeWallet.address, f.registry.address, ...more
+  ])
+}
+
+/** Total fees of the transactions matching `cmp`, e.g. what a payee paid to receive a payout. */
+export function feesOf (txs: Transaction[], cmp: FlatTransactionComparable): bigint {
+  return findTransactionRequired(txs, cmp).totalFees.coins
 }
