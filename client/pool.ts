@@ -65,6 +65,13 @@ export class ProviderPool {
 
   constructor (private readonly client: SilkClient, private readonly options: ProviderPoolOptions) {}
 
+  /** Runs `work` on one given provider, no failover (spot checks, audits). */
+  async useAt<T> (address: string, work: (provider: VerifiedProvider) => Promise<T>): Promise<T> {
+    const entry = this.entries.get(address)
+    if (entry === undefined) throw new NoProviderError(`${address} is not in the pool`)
+    return await work(await this.ready(entry))
+  }
+
   /** Runs a tensor job on the best provider, failing over as needed. */
   async run (model: string, inputs: Tensor[], options: RunOptions = {}): Promise<PoolResult> {
     return await this.use(model, async (p) => await p.session.run(model, inputs, options), options.signal)
@@ -80,10 +87,11 @@ export class ProviderPool {
    * Failures another provider could avoid (a dead or misbehaving node, a refusal) move on to the
    * next provider under the one retry policy; others (bad input) reach the caller at once.
    */
-  async use<T> (model: string, work: (provider: VerifiedProvider) => Promise<T>, signal?: AbortSignal): Promise<T & { address: string }> {
+  async use<T> (model: string, work: (provider: VerifiedProvider) => Promise<T>, signal?: AbortSignal, exclude: readonly string[] = []): Promise<T & { address: string }> {
     const tried = new Set<string>()
+    const excluded = new Set(exclude)
     return await withRetry(async () => {
-      const entry = await this.pick(model, tried, signal)
+      const entry = await this.pick(model, tried, signal, excluded)
       tried.add(entry.address)
       entry.inFlight++
       try {
@@ -143,10 +151,10 @@ export class ProviderPool {
         (a.stake > b.stake ? -1 : a.stake < b.stake ? 1 : 0))
   }
 
-  private async pick (model: string, tried: Set<string>, signal?: AbortSignal): Promise<Entry> {
+  private async pick (model: string, tried: Set<string>, signal?: AbortSignal, excluded: Set<string> = new Set()): Promise<Entry> {
     await this.refresh(model, signal)
     const now = Date.now()
-    const usable = this.order([...this.entries.values()].filter((e) => e.failedUntil <= now))
+    const usable = this.order([...this.entries.values()].filter((e) => e.failedUntil <= now && !excluded.has(e.address)))
     const entry = usable.find((e) => !tried.has(e.address)) ?? usable[0]
     if (entry === undefined) throw new NoProviderError(`no provider available for ${model}`)
     return entry

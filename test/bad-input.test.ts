@@ -2,21 +2,13 @@ import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Address, toNano } from '@ton/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { pino } from 'pino'
 import {
   jobRequest, buildVoucher, float32Tensor, FrameStream, JOB_PROTOCOL, signCell, toWireTensor, identityFromSeed,
   type Frame, type Tensor
 } from '../protocol/index.ts'
 import { transportOptions } from '../protocol/transport.ts'
-import { providerAddress } from '../contracts/index.ts'
 import { InvalidReceiptError, JobFailedError, ProviderRejectedError } from '../client/index.ts'
-import { registerProvider } from '../chain/operations.ts'
-import { ChainChannels } from '../node/chain.ts'
-import { createHost } from '../node/host.ts'
-import { JobService } from '../node/job-service.ts'
-import { ModelStore } from '../node/models.ts'
-import { VoucherStore } from '../node/vouchers.ts'
-import { MIN_STAKE, MODELS_DIR, startLocalNet, wallet, type LocalNet } from './localnet.ts'
+import { startLocalNet, type LocalNet } from './localnet.ts'
 
 const x = (n = 64): Tensor => float32Tensor('x', [1, n], Array.from({ length: n }, (_, i) => i / n))
 
@@ -130,39 +122,17 @@ describe('a node whose receipts are not signed by its on-chain key', () => {
   afterAll(async () => { await net?.close() })
 
   it('is not paid: the client raises InvalidReceiptError and sends no voucher', async () => {
-    const key = await identityFromSeed(randomBytes(32))
-    const otherKey = await identityFromSeed(randomBytes(32))
-    const owner = await wallet(net.devnet, toNano('50'))
-    await registerProvider(net.chain, net.registry, owner, key.keyPair.publicKey, MIN_STAKE)
-    const host = await createHost(key, ['/ip4/127.0.0.1/tcp/0'])
-    const models = new ModelStore({ dir: MODELS_DIR })
-    await models.start()
-    const vouchers = new VoucherStore(`${net.dir}/liar`)
-    await vouchers.start()
-    const jobs = new JobService({
-      libp2p: host,
-      identity: otherKey, // signs receipts with a key that is not the peer's nor the registered one
-      models,
-      vouchers,
-      chain: new ChainChannels(net.chain, { registry: net.registry, providerOwner: owner.address, nodeKey: key.keyPair.publicKey }),
-      logger: pino({ level: 'silent' })
-    }, { providerOwner: owner.address, provider: providerAddress(net.registry, owner.address, key.keyPair.publicKey) })
-    await jobs.start()
-    try {
-      const { client } = await net.addClient()
-      const provider = await client.connect(host.getMultiaddrs()[0]!)
-      await client.openChannel(provider, toNano('1'))
-      const err = await provider.session.run('mlp-64-10', [x()]).catch((e: unknown) => e)
-      expect(err).toBeInstanceOf(InvalidReceiptError)
-      expect((err as InvalidReceiptError).reason).toBe('BAD_SIGNATURE')
-      expect(provider.session.paid.seqno).toBe(0)
-      // the node got no voucher, so it will not serve more on credit
-      const next = await provider.session.run('mlp-64-10', [x()]).catch((e: unknown) => e)
-      expect((next as JobFailedError).code).toBe('PAYMENT_REQUIRED')
-    } finally {
-      await jobs.stop()
-      await host.stop()
-      await models.stop()
-    }
+    // signs receipts with a key that is neither the peer's nor the registered one
+    const rogue = await net.addRogueNode({ signer: await identityFromSeed(randomBytes(32)) })
+    const { client } = await net.addClient()
+    const provider = await client.connect(rogue.address)
+    await client.openChannel(provider, toNano('1'))
+    const err = await provider.session.run('mlp-64-10', [x()]).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(InvalidReceiptError)
+    expect((err as InvalidReceiptError).reason).toBe('BAD_SIGNATURE')
+    expect(provider.session.paid.seqno).toBe(0)
+    // the node got no voucher, so it will not serve more on credit
+    const next = await provider.session.run('mlp-64-10', [x()]).catch((e: unknown) => e)
+    expect((next as JobFailedError).code).toBe('PAYMENT_REQUIRED')
   })
 })

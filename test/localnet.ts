@@ -13,6 +13,13 @@ import { startDevnet, type Devnet } from '../devnet/server.ts'
 import { SilkClient } from '../client/index.ts'
 import { parseNodeConfig, type NodeConfig } from '../node/config.ts'
 import { createKeyFile } from '../node/keyfile.ts'
+import { Batcher } from '../node/batcher.ts'
+import { ChainChannels } from '../node/chain.ts'
+import { createHost } from '../node/host.ts'
+import { JobService, type Inference } from '../node/job-service.ts'
+import { ModelStore } from '../node/models.ts'
+import { VoucherStore } from '../node/vouchers.ts'
+import { providerAddress } from '../contracts/index.ts'
 import { ProviderNode } from '../node/provider-node.ts'
 import { identityFromSeed, type Identity } from '../protocol/keys.ts'
 
@@ -28,6 +35,11 @@ export interface LocalNet {
   dir: string
   addNode(opts?: { stake?: bigint, register?: boolean, config?: Partial<Record<keyof NodeConfig, unknown>> }): Promise<{ node: ProviderNode, owner: KeyWallet, identity: Identity }>
   addClient(funds?: bigint): Promise<{ client: SilkClient, wallet: KeyWallet }>
+  /**
+   * A registered node that misbehaves: its inference is wrapped by `inference`, and its receipts
+   * may be signed with another key (`signer`). Used to prove clients catch such nodes.
+   */
+  addRogueNode(opts: { inference?: (honest: Inference) => Inference, signer?: Identity }): Promise<{ address: string, provider: Address }>
   /** a registered node as its own `silk node start` process, for tests that kill it */
   addNodeProcess(config?: Record<string, unknown>): Promise<NodeProcess>
   close(): Promise<void>
@@ -74,6 +86,7 @@ export async function startLocalNet (): Promise<LocalNet> {
   const nodes: ProviderNode[] = []
   const clients: SilkClient[] = []
   const processes: ChildProcess[] = []
+  const rogues: Array<() => Promise<void>> = []
   const logger = pino({ level: 'silent' })
   let n = 0
   return {
@@ -98,6 +111,29 @@ export async function startLocalNet (): Promise<LocalNet> {
       await node.start()
       nodes.push(node)
       return { node, owner, identity }
+    },
+    async addRogueNode (opts) {
+      const identity = await identityFromSeed(randomBytes(32))
+      const owner = await wallet(devnet, toNano('50'))
+      await registerProvider(chain, registry.address, owner, identity.keyPair.publicKey, MIN_STAKE)
+      const host = await createHost(identity, ['/ip4/127.0.0.1/tcp/0'])
+      const models = new ModelStore({ dir: MODELS_DIR })
+      await models.start()
+      const vouchers = new VoucherStore(join(dir, `rogue-${n++}`))
+      await vouchers.start()
+      const honest = new Batcher(models, { enabled: false })
+      const provider = providerAddress(registry.address, owner.address, identity.keyPair.publicKey)
+      const jobs = new JobService({
+        libp2p: host,
+        identity: opts.signer ?? identity,
+        models: opts.inference?.(honest) ?? honest,
+        vouchers,
+        chain: new ChainChannels(chain, { registry: registry.address, providerOwner: owner.address, nodeKey: identity.keyPair.publicKey }),
+        logger
+      }, { providerOwner: owner.address, provider })
+      await jobs.start()
+      rogues.push(async () => { await jobs.stop(); await host.stop(); await models.stop() })
+      return { address: host.getMultiaddrs()[0]!.toString(), provider }
     },
     async addNodeProcess (extra = {}) {
       const nodeDir = join(dir, `node-${n++}`)
@@ -140,6 +176,7 @@ export async function startLocalNet (): Promise<LocalNet> {
       await Promise.all(clients.map(async (c) => { await c.stop() }))
       await Promise.all(nodes.map(async (nd) => { await nd.stop() }))
       for (const p of processes) p.kill('SIGKILL')
+      for (const stop of rogues) await stop()
       await devnet.close()
       await rm(dir, { recursive: true, force: true })
     }
