@@ -14,8 +14,6 @@ export interface TensorModels {
 export interface BatcherOptions {
   /** merge concurrent jobs of a batchable model (unit "row", maxBatch set); default true */
   enabled?: boolean
-  /** how long the first job of a batch waits for company, ms; default 2 */
-  maxWaitMs?: number
   /** jobs queued or running at once before new ones are refused with OVERLOADED; default 256 */
   maxQueue?: number
 }
@@ -32,15 +30,21 @@ interface Pending {
   reject: (e: unknown) => void
 }
 
-interface Batch { jobs: Pending[], rows: number, timer?: NodeJS.Timeout }
+interface Lane {
+  /** a run of this model is in flight */
+  busy: boolean
+  waiting: Pending[]
+}
 
 /**
  * A bounded queue in front of the model store that merges concurrent jobs of batchable models
- * into one session.run along the batch axis, then splits the outputs back per job. Rows are
- * independent in such models, so each job's output bytes are what it would get alone (tested).
+ * into one session.run along the batch axis, then splits the outputs back per job. A job that
+ * finds its model idle runs at once (no waiting for company); jobs that arrive while a run is in
+ * flight wait for it and then go together, up to maxBatch rows. Rows are independent in such
+ * models, so each job's output bytes are what it would get alone (tested).
  */
 export class Batcher {
-  private readonly batches = new Map<string, Batch>()
+  private readonly lanes = new Map<string, Lane>()
   private queued = 0
   /** session.run calls and jobs served, for benchmarks and tests */
   readonly stats = { runs: 0, jobs: 0 }
@@ -57,67 +61,66 @@ export class Batcher {
 
   /** Text jobs are not merged, but count against the same queue bound. */
   async classify (modelHash: Uint8Array, texts: string[]): Promise<ClassifyResult> {
-    return await this.bounded(async () => await this.models.classify(modelHash, texts))
+    return await this.bounded(async () => { this.count(); return await this.models.classify(modelHash, texts) })
   }
 
   async generate (modelHash: Uint8Array, request: GenerateRequest, onToken?: (text: string) => void): Promise<GenerateResult> {
-    return await this.bounded(async () => await this.models.generate(modelHash, request, onToken))
+    return await this.bounded(async () => { this.count(); return await this.models.generate(modelHash, request, onToken) })
+  }
+
+  async run (modelHash: Uint8Array, inputs: readonly Tensor[]): Promise<RunResult> {
+    const model = this.models.list().find((m) => m.hash.equals(Buffer.from(modelHash)))
+    const rows = model !== undefined && this.options.enabled !== false ? batchRows(model, inputs) : undefined
+    if (model === undefined || rows === undefined) return await this.bounded(async () => { this.count(); return await this.models.run(modelHash, inputs) })
+    return await this.bounded(async () => await new Promise<RunResult>((resolve, reject) => {
+      const lane = this.lane(model)
+      lane.waiting.push({ inputs, rows, resolve, reject })
+      if (!lane.busy) this.drain(model, lane)
+    }))
   }
 
   private async bounded<T> (work: () => Promise<T>): Promise<T> {
     if (this.queued >= (this.options.maxQueue ?? 256)) throw new OverloadedError(`the node has ${this.queued} jobs queued; try again shortly`)
     this.queued++
     try {
-      this.stats.runs++
-      this.stats.jobs++
       return await work()
     } finally {
       this.queued--
     }
   }
 
-  async run (modelHash: Uint8Array, inputs: readonly Tensor[]): Promise<RunResult> {
-    if (this.queued >= (this.options.maxQueue ?? 256)) throw new OverloadedError(`the node has ${this.queued} jobs queued; try again shortly`)
-    this.queued++
-    try {
-      const model = this.models.list().find((m) => m.hash.equals(Buffer.from(modelHash)))
-      const rows = model !== undefined ? batchRows(model, inputs) : undefined
-      if (this.options.enabled === false || model === undefined || rows === undefined) {
-        this.stats.runs++
-        this.stats.jobs++
-        return await this.models.run(modelHash, inputs)
-      }
-      return await new Promise<RunResult>((resolve, reject) => { this.enqueue(model, { inputs, rows, resolve, reject }) })
-    } finally {
-      this.queued--
-    }
+  private count (): void {
+    this.stats.runs++
+    this.stats.jobs++
   }
 
-  private enqueue (model: ModelInfo, job: Pending): void {
-    const key = model.hashHex
-    let batch = this.batches.get(key)
-    if (batch !== undefined && batch.rows + job.rows > model.maxBatch!) {
-      this.flush(model, batch)
-      batch = undefined
+  private lane (model: ModelInfo): Lane {
+    let lane = this.lanes.get(model.hashHex)
+    if (lane === undefined) {
+      lane = { busy: false, waiting: [] }
+      this.lanes.set(model.hashHex, lane)
     }
-    if (batch === undefined) {
-      batch = { jobs: [], rows: 0 }
-      this.batches.set(key, batch)
-      const b = batch
-      b.timer = setTimeout(() => { this.flush(model, b) }, this.options.maxWaitMs ?? 2)
-    }
-    batch.jobs.push(job)
-    batch.rows += job.rows
-    if (batch.rows >= model.maxBatch!) this.flush(model, batch)
+    return lane
   }
 
-  private flush (model: ModelInfo, batch: Batch): void {
-    clearTimeout(batch.timer)
-    if (this.batches.get(model.hashHex) === batch) this.batches.delete(model.hashHex)
-    void this.runBatch(model, batch.jobs)
+  /** Runs what waits (up to maxBatch rows), then, after pending I/O had its turn, the next group. */
+  private drain (model: ModelInfo, lane: Lane): void {
+    const group: Pending[] = []
+    let rows = 0
+    while (lane.waiting.length > 0 && (group.length === 0 || rows + lane.waiting[0]!.rows <= model.maxBatch!)) {
+      const job = lane.waiting.shift()!
+      group.push(job)
+      rows += job.rows
+    }
+    if (group.length === 0) {
+      lane.busy = false
+      return
+    }
+    lane.busy = true
+    void this.runGroup(model, group).finally(() => { setImmediate(() => { this.drain(model, lane) }) })
   }
 
-  private async runBatch (model: ModelInfo, jobs: Pending[]): Promise<void> {
+  private async runGroup (model: ModelInfo, jobs: Pending[]): Promise<void> {
     this.stats.jobs += jobs.length
     if (jobs.length === 1) {
       this.stats.runs++

@@ -6,7 +6,7 @@ import {
 } from '../protocol/cells.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import { hashTensors, type Tensor } from '../protocol/tensor.ts'
-import { JOB_PROTOCOL, WIRE_ERRORS, type WireErrorCode } from '../protocol/wire/constants.ts'
+import { FRAME_LIMITS, JOB_PROTOCOL, WIRE_ERRORS, type WireErrorCode } from '../protocol/wire/constants.ts'
 import { fromWireTensors, toWireTensor, type Frame, type JobRequest, type JobResult, type VoucherFrame } from '../protocol/wire/frames.ts'
 import {
   CHAT_ROLES, classificationInputHash, classificationOutputHash, generationInputHash, generationOutputHash, type ChatTurn, type ScoredLabel
@@ -70,6 +70,10 @@ export interface JobServiceInit {
   maxSessionsPerPeer?: number
   /** how long stop() waits for jobs in flight, ms */
   drainTimeoutMs?: number
+  /** a session must deliver each complete frame within this, ms (idle clients and slow senders are cut off) */
+  idleTimeoutMs?: number
+  /** bytes per second one peer may send across its sessions, averaged over a few seconds */
+  maxBytesPerSecond?: number
   /** called after every voucher is stored, so settlement can decide whether to claim */
   onVoucher?: (ledger: ChannelLedger) => void
   /** unix seconds for receipts (injected so tests control time) */
@@ -91,6 +95,7 @@ export class JobService {
   private readonly sessions = new Map<string, Session>()
   private readonly open = new Set<Session>()
   private readonly perPeer = new Map<string, number>()
+  private readonly budgets = new Map<string, { tokens: number, at: number }>()
   private started = false
   /** set by stop(): sessions finish the job in hand and take no more */
   draining = false
@@ -152,6 +157,21 @@ export class JobService {
     }
   }
 
+  /**
+   * Token bucket per peer: refills at maxBytesPerSecond, holds up to four seconds' worth (at least
+   * one largest frame). False when the peer is over its budget.
+   */
+  spend (peer: string, bytes: number): boolean {
+    const rate = this.init.maxBytesPerSecond ?? 64 * 1024 * 1024
+    const cap = Math.max(4 * rate, 2 * FRAME_LIMITS.maxFrameBytes)
+    const now = Date.now()
+    const b = this.budgets.get(peer) ?? { tokens: cap, at: now }
+    b.tokens = Math.min(cap, b.tokens + (now - b.at) / 1000 * rate) - bytes
+    b.at = now
+    this.budgets.set(peer, b)
+    return b.tokens >= 0
+  }
+
   /** One live session per channel: a reconnecting client takes over from its stale session. */
   bind (session: Session, channel: Address): void {
     const key = channel.toRawString()
@@ -184,9 +204,15 @@ class Session {
   async run (): Promise<void> {
     for (;;) {
       let frame
+      const seen = this.frames.bytesRead
+      const deadline = AbortSignal.timeout(this.service.init.idleTimeoutMs ?? 120_000)
       try {
-        frame = await this.frames.read()
+        frame = await this.frames.read({ signal: deadline })
       } catch (err) {
+        if (deadline.aborted) {
+          await this.sendError(0n, new JobError('IDLE_TIMEOUT', 'no complete frame in time; session closed', true))
+          return
+        }
         if (err instanceof ProtocolError) {
           // An oversize length prefix leaves the stream mid-frame: say why, then end the session.
           const jobErr = toJobError(err)
@@ -195,6 +221,10 @@ class Session {
           continue
         }
         return // stream closed or reset
+      }
+      if (!this.service.spend(this.peer, this.frames.bytesRead - seen)) {
+        await this.sendError(0n, new JobError('RATE_LIMITED', 'too many bytes per second from this peer; session closed', true))
+        return
       }
       if (this.service.draining) {
         await this.sendError(frame.job?.jobId ?? 0n, new JobError('SHUTTING_DOWN', 'the node is shutting down; use another provider', true))

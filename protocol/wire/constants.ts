@@ -34,6 +34,8 @@ export const WIRE_ERRORS = [
   'ABORTED', // the job was cancelled; what was produced so far is in its result
   'OVERLOADED', // queue full or too many sessions from one peer: retry later or elsewhere
   'SHUTTING_DOWN', // the node is stopping: go to another provider
+  'IDLE_TIMEOUT', // no complete frame in time (idle or too slow a sender): the session ends
+  'RATE_LIMITED', // the peer sent more bytes per second than allowed: the session ends
   'INTERNAL'
 ] as const
 

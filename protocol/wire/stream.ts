@@ -7,6 +7,8 @@ import { decodeFrame, encodeFrame, type Frame, type FrameKind } from './frames.t
 /** A job-protocol session over one libp2p stream: length-prefixed frames, bounded and validated. */
 export class FrameStream {
   private readonly lp: LengthPrefixedStream<Stream>
+  /** bytes of frames read so far (for rate limits) */
+  bytesRead = 0
 
   constructor (readonly stream: Stream, maxFrameBytes: number = FRAME_LIMITS.maxFrameBytes) {
     this.lp = lpStream(stream, { maxDataLength: maxFrameBytes })
@@ -23,6 +25,7 @@ export class FrameStream {
       }
       throw err
     }
+    this.bytesRead += bytes.byteLength
     return decodeFrame(bytes)
   }
 
