@@ -46,18 +46,6 @@ export interface RegistryParams {
   slashShareBps: number
 }
 
-/** get_treasury_data, in stack order. */
-export interface TreasuryData {
-  /** protocol fees received so far */
-  feesCollected: bigint
-  /** slashed stakes received from Providers */
-  slashedCollected: bigint
-  /** sent out by withdraw_treasury so far */
-  withdrawn: bigint
-  /** what withdraw_treasury with amount 0 would send now: balance above Fees.registryStorageReserve */
-  available: bigint
-}
-
 export interface RegisterProviderMessage {
   queryId: bigint
   nodeKey: bigint
@@ -102,7 +90,7 @@ function loadParams (s: Slice): RegistryParams {
   }
 }
 
-/** registry_storage$_ of a new Registry: version 0, empty treasury and allow-lists. */
+/** registry_storage$_ of a new Registry: version 0, empty allow-lists. */
 export function registryConfigToCell (config: RegistryConfig): Cell {
   const b = beginCell()
     .storeAddress(config.owner)
@@ -115,7 +103,6 @@ export function registryConfigToCell (config: RegistryConfig): Cell {
     slashShareBps: config.slashShareBps ?? DEFAULT_SLASH_SHARE_BPS
   })
   return b
-    .storeCoins(0n).storeCoins(0n).storeCoins(0n)
     .storeMaybeRef(null).storeUint(0, 32)
     .storeMaybeRef(null).storeUint(0, 32)
     .storeRef(beginCell().storeRef(config.providerCode ?? providerCode).storeRef(config.channelCode ?? channelCode).endCell())
@@ -195,6 +182,10 @@ export class Registry implements Contract {
     return parsed
   }
 
+  /**
+   * What a Channel sends with the fee. The Registry's code root accepts it on its opcode alone
+   * (93 gas), so any value from 40,000 nanoton up succeeds; nothing on chain counts it.
+   */
   static protocolFeeMessage (queryId?: bigint): Cell {
     return beginCell().storeUint(Op.protocolFee, 32).storeUint(queryId ?? 0n, 64).endCell()
   }
@@ -376,14 +367,13 @@ export class Registry implements Contract {
     return stack.readNumber()
   }
 
-  async getTreasuryData (provider: ContractProvider): Promise<TreasuryData> {
-    const { stack } = await provider.get('get_treasury_data', [])
-    return {
-      feesCollected: stack.readBigNumber(),
-      slashedCollected: stack.readBigNumber(),
-      withdrawn: stack.readBigNumber(),
-      available: stack.readBigNumber()
-    }
+  /**
+   * The treasury: what withdraw_treasury with amount 0 would send now, i.e. the balance above
+   * Fees.registryStorageReserve (protocol fees, slashed stakes and plain top-ups all land there).
+   */
+  async getTreasuryAvailable (provider: ContractProvider): Promise<bigint> {
+    const { stack } = await provider.get('get_treasury_available', [])
+    return stack.readBigNumber()
   }
 
   async isModelAllowed (provider: ContractProvider, modelHash: Hash256): Promise<boolean> {
@@ -404,12 +394,6 @@ export class Registry implements Contract {
   async getMeasurementCount (provider: ContractProvider): Promise<number> {
     const { stack } = await provider.get('get_measurement_count', [])
     return stack.readNumber()
-  }
-
-  /** Protocol fees received so far, nanoton. */
-  async getFeesCollected (provider: ContractProvider): Promise<bigint> {
-    const { stack } = await provider.get('get_fees_collected', [])
-    return stack.readBigNumber()
   }
 
   async getProviderAddress (provider: ContractProvider, owner: Address, nodeKey: PublicKey): Promise<Address> {

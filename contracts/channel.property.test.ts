@@ -5,7 +5,7 @@ import type { BlockchainSnapshot, SendMessageResult } from '@ton/sandbox'
 import { ZERO_ROOT } from '../protocol/cells.ts'
 import { Errors, Fees, Op } from './constants.ts'
 import {
-  openChannel, signedVoucher, signedCloseRequest, ledgerFor, CLOSE_DELAY, DEPOSIT, FEE_BPS, START, type ChannelFixture
+  openChannel, signedVoucher, signedCloseRequest, ledgerFor, expectFeeAccepted, CLOSE_DELAY, DEPOSIT, FEE_BPS, FLAT_GAS_PRICE, START, type ChannelFixture
 } from './test-fixture.ts'
 
 // Random sequences of deposits, top-ups, claims (valid and invalid), start/finish close and
@@ -35,10 +35,12 @@ const big = (r: ReturnType<typeof prng>, max: bigint): bigint =>
 
 const feeOf = (delta: bigint): bigint => delta * BigInt(FEE_BPS) / 10_000n
 
-type Action = 'topUp' | 'strangerTopUp' | 'claim' | 'badClaim' | 'startClose' | 'wait' | 'finishClose' | 'coopClose' | 'badCoopClose'
+type Action = 'topUp' | 'strangerTopUp' | 'claim' | 'smallClaim' | 'badClaim' | 'startClose' | 'wait' | 'finishClose' | 'coopClose' | 'badCoopClose'
 const ACTIONS: readonly Action[] = [
-  'topUp', 'strangerTopUp', 'claim', 'claim', 'claim', 'badClaim', 'badClaim', 'startClose', 'wait', 'wait', 'finishClose', 'coopClose', 'badCoopClose'
+  'topUp', 'strangerTopUp', 'claim', 'claim', 'smallClaim', 'badClaim', 'badClaim', 'startClose', 'wait', 'wait', 'finishClose', 'coopClose', 'badCoopClose'
 ]
+/** smallClaim adds at most this (fee up to 500,000 nanoton, often below the 40,000 that buys any gas) */
+const SMALL_CLAIM = toNano('0.02')
 
 interface Model {
   deposit: bigint
@@ -53,6 +55,9 @@ interface Model {
 interface Totals {
   /** value of every message the channel received, and of everything it sent, by kind */
   inbound: bigint
+  /** protocol fees the registry received, and how many arrived with at least / less than 40,000 nanoton */
+  feesReceived: bigint
+  feeDeliveries: { ran: number, belowGas: number }
   payouts: bigint
   fees: bigint
   refunds: bigint
@@ -76,9 +81,20 @@ describe('Channel under random sequences (property test)', () => {
     return info?.type === 'internal' || info?.type === 'external-in' ? info.dest : undefined
   }
 
-  /** Adds what the channel's transactions in `txs` received, sent and paid. */
+  /** Adds what the channel's transactions in `txs` received, sent and paid; checks every fee delivery to the registry. */
   function tally (txs: Transaction[], t: Totals): void {
     for (const tx of txs) {
+      if (account(tx)?.equals(f.registry.address) === true) {
+        const info = tx.inMessage?.info
+        const body = tx.inMessage?.body.beginParse()
+        if (info?.type !== 'internal' || body === undefined || body.remainingBits < 32 || body.loadUint(32) !== Op.protocolFee) continue
+        // every fee delivery succeeds (or, below 40,000 nanoton, runs no code and is credited whole)
+        expectFeeAccepted(tx, info.value.coins)
+        t.feesReceived += info.value.coins
+        if (info.value.coins >= FLAT_GAS_PRICE) t.feeDeliveries.ran++
+        else t.feeDeliveries.belowGas++
+        continue
+      }
       if (account(tx)?.equals(f.channel.address) !== true) continue
       t.gas += tx.totalFees.coins
       const info = tx.inMessage?.info
@@ -122,13 +138,14 @@ describe('Channel under random sequences (property test)', () => {
 
   it(`${SEQUENCES} seeded sequences of ${MIN_STEPS}–${MAX_STEPS} steps keep every invariant`, async () => {
     const seen = new Map<string, number>()
+    const deliveries = { ran: 0, belowGas: 0 }
     for (let seed = 1; seed <= SEQUENCES; seed++) {
       await f.blockchain.loadFrom(opened)
       let now = START
       f.blockchain.now = now
       const r = prng(seed)
       const m: Model = { deposit: DEPOSIT, paid: 0n, seqno: 0, closeAt: 0, closed: false, signed: new Set() }
-      const t: Totals = { inbound: 0n, payouts: 0n, fees: 0n, refunds: 0n, returned: 0n, gas: 0n }
+      const t: Totals = { inbound: 0n, feesReceived: 0n, feeDeliveries: deliveries, payouts: 0n, fees: 0n, refunds: 0n, returned: 0n, gas: 0n }
       const initialBalance = await f.channel.getBalance()
       const ledger = ledgerFor(f, f.channel.address)
       const steps = MIN_STEPS + r.int(MAX_STEPS - MIN_STEPS + 1)
@@ -162,6 +179,15 @@ describe('Channel under random sequences (property test)', () => {
             const amount = m.paid + big(r, m.deposit - m.paid)
             m.signed.add(amount)
             result = await f.channel.sendClaim(f.nodeWallet.getSender(), signedVoucher(f, { channel: f.channel.address, seqno, amount, receiptsRoot: Buffer.alloc(32, seqno & 0xff) }))
+            expected = effClosed ? Errors.channelClosed : 0
+            apply = () => { m.paid = amount; m.seqno = seqno }
+            break
+          }
+          case 'smallClaim': {
+            const seqno = m.seqno + 1
+            const amount = m.paid + big(r, m.deposit - m.paid < SMALL_CLAIM ? m.deposit - m.paid : SMALL_CLAIM)
+            m.signed.add(amount)
+            result = await f.channel.sendClaim(f.nodeWallet.getSender(), signedVoucher(f, { channel: f.channel.address, seqno, amount }))
             expected = effClosed ? Errors.channelClosed : 0
             apply = () => { m.paid = amount; m.seqno = seqno }
             break
@@ -237,6 +263,8 @@ describe('Channel under random sequences (property test)', () => {
         expect(data.paid === 0n || m.signed.has(data.paid), where).toBe(true)
         // the provider owner received exactly paid less the protocol fees: never more than the client signed
         expect(t.payouts + t.fees, where).toBe(data.paid)
+        // and the registry received every protocol fee the channel sent
+        expect(t.feesReceived, where).toBe(t.fees)
         if (data.paid > paidBefore) {
           const delta = data.paid - paidBefore
           expect(t.fees - (t.fees - feeOf(delta)), where).toBe(feeOf(delta))
@@ -254,8 +282,11 @@ describe('Channel under random sequences (property test)', () => {
         }
       }
     }
+    // fee deliveries of both kinds happened (each checked in tally)
+    expect(deliveries.ran).toBeGreaterThan(0)
+    expect(deliveries.belowGas).toBeGreaterThan(0)
     // the sequences reach every kind of step, both accepted and rejected
-    for (const key of ['claim:0', `claim:${Errors.channelClosed}`, 'coopClose:0', 'finishClose:0', `finishClose:${Errors.closeNotReady}`,
+    for (const key of ['claim:0', 'smallClaim:0', `claim:${Errors.channelClosed}`, 'coopClose:0', 'finishClose:0', `finishClose:${Errors.closeNotReady}`,
       'topUp:0', `badClaim:${Errors.badClientSignature}`, `badClaim:${Errors.amountAboveDeposit}`, `badCoopClose:${Errors.badNodeSignature}`]) {
       expect(seen.get(key) ?? 0, key).toBeGreaterThan(0)
     }

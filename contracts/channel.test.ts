@@ -10,8 +10,8 @@ import { ProtocolError } from '../protocol/errors.ts'
 import { Errors, Fees, Op } from './constants.ts'
 import { Channel, type ChannelData } from './Channel.ts'
 import {
-  openChannel, signedVoucher, signedCloseRequest, valueOf, computeGas, cascadeFees, storageFees, forwardFees, ledgerFor, feesOf,
-  CLOSE_DELAY, DEPOSIT, FEE_BPS, START, type ChannelFixture, type Ledger
+  openChannel, signedVoucher, signedCloseRequest, valueOf, computeGas, cascadeFees, storageFees, forwardFees, ledgerFor, feesOf, expectFeeAccepted,
+  CLOSE_DELAY, DEPOSIT, FEE_BPS, FLAT_GAS_PRICE, START, type ChannelFixture, type Ledger
 } from './test-fixture.ts'
 
 const feeOf = (delta: bigint): bigint => delta * BigInt(FEE_BPS) / 10000n
@@ -28,23 +28,35 @@ describe('Channel', () => {
     f.blockchain.now = START
   })
 
-  /** Sends a claim from the node's wallet; every party's balance is then checked to the nanoton. */
+  let registryKept = 0n
+
+  /**
+   * Sends a claim from the node's wallet; every party's balance is then checked to the nanoton, and
+   * what the Registry kept of the cascade is left in `registryKept`.
+   */
   async function claim (seqno: number, amount: bigint, opts: { receiptsRoot?: Buffer, channel?: Address } = {}): Promise<SendMessageResult> {
     const signed = signedVoucher(f, { channel: opts.channel ?? f.channel.address, seqno, amount, ...opts })
     const ledger = ledgerFor(f, f.channel.address)
     await ledger.snap()
     const result = await f.channel.sendClaim(f.nodeWallet.getSender(), signed)
     await ledger.expectExact(result.transactions)
+    registryKept = await ledger.delta(f.registry.address)
     return result
   }
 
-  /** Asserts a claim was settled: every hop, the exact payout and fee, the excesses back to the claimer. */
+  /**
+   * Asserts a claim was settled: every hop, the exact payout and fee, the excesses back to the
+   * claimer, and the Registry's fee transaction: exit code 0 on the flat minimum of gas, the fee
+   * kept less only that transaction's fees.
+   */
   async function expectSettled (result: SendMessageResult, delta: bigint): Promise<void> {
     const fee = feeOf(delta)
     const claimer = f.nodeWallet.address
     expect(result.transactions).toHaveTransaction({ from: claimer, to: f.channel.address, op: Op.claim, success: true, outMessagesCount: 3 })
     expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.providerOwner.address, op: Op.payout, value: delta - fee, success: true })
-    expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.registry.address, op: Op.protocolFee, value: fee, success: true })
+    const feeTx = findTransactionRequired(result.transactions, { from: f.channel.address, to: f.registry.address, op: Op.protocolFee, value: fee, success: true, exitCode: 0 })
+    expectFeeAccepted(feeTx, fee)
+    expect(registryKept).toBe(fee - feeTx.totalFees.coins)
     expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: claimer, op: Op.excesses, success: true })
   }
 
@@ -62,7 +74,6 @@ describe('Channel', () => {
     const payoutTx = findTransactionRequired(result.transactions, { from: f.channel.address, to: f.providerOwner.address, op: Op.payout })
     expect((await f.blockchain.getContract(f.providerOwner.address)).balance - payeeBefore).toBe(amount - fee - payoutTx.totalFees.coins)
 
-    expect(await f.registry.getFeesCollected()).toBe(fee)
     // the channel pays out exactly delta; every fee of the claim came from the claimer's value
     expect(await f.channel.getBalance()).toBe(channelBefore - amount)
     const data = await f.channel.getChannelData()
@@ -83,9 +94,30 @@ describe('Channel', () => {
     await expectSettled(await claim(1, toNano('1')), toNano('1'))
     const second = await claim(5, toNano('2.5'))
     await expectSettled(second, toNano('1.5'))
-    expect(await f.registry.getFeesCollected()).toBe(feeOf(toNano('1')) + feeOf(toNano('1.5')))
     const data = await f.channel.getChannelData()
     expect([data.paid, data.seqno]).toEqual([toNano('2.5'), 5])
+  })
+
+  // Real claims are small: a 0.0125 TON claim pays a 312,500 nanoton fee, which buys 781 gas.
+  it('delivers the fee of a small claim (0.0125 TON → 312,500 nanoton) with a successful registry transaction', async () => {
+    const result = await claim(1, toNano('0.0125'))
+    expect(feeOf(toNano('0.0125'))).toBe(312_500n)
+    await expectSettled(result, toNano('0.0125'))
+    // every hop of the cascade succeeded: nothing for an explorer to show as failed
+    for (const tx of result.transactions) {
+      expect(tx.description.type === 'generic' && !tx.description.aborted, flattenTransaction(tx).op?.toString(16)).toBe(true)
+    }
+  })
+
+  it('a fee below 40,000 nanoton (claim of 0.0015 TON) reaches the registry whole; the network runs no code for it', async () => {
+    const delta = toNano('0.0015')
+    const fee = feeOf(delta)
+    expect(fee).toBeLessThan(FLAT_GAS_PRICE)
+    const result = await claim(1, delta)
+    expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.providerOwner.address, op: Op.payout, value: delta - fee, success: true })
+    const feeTx = findTransactionRequired(result.transactions, { from: f.channel.address, to: f.registry.address, op: Op.protocolFee, value: fee })
+    expectFeeAccepted(feeTx, fee)
+    expect(registryKept).toBe(fee - storageFees(feeTx))
   })
 
   it('records a voucher that adds no amount (only seqno and receipts root) without paying anything', async () => {
@@ -268,7 +300,9 @@ describe('Channel', () => {
       expect(flattenTransaction(refundTx).value).toBe(balance + sent - delta - channelTx.totalFees.coins - forwardFees(channelTx))
       expect(balance - delta).toBeGreaterThan(DEPOSIT - toNano('3'))
       expect(await ledger.delta(f.providerOwner.address)).toBe(delta - fee - feesOf(result.transactions, { to: f.providerOwner.address, op: Op.payout }))
-      expect(await f.registry.getFeesCollected()).toBe(feeOf(toNano('1')) + fee)
+      const feeTx = findTransactionRequired(result.transactions, { from: f.channel.address, to: f.registry.address, op: Op.protocolFee })
+      expectFeeAccepted(feeTx, fee)
+      expect(await ledger.delta(f.registry.address)).toBe(fee - feeTx.totalFees.coins)
       console.log(`cooperative_close: channel compute gas ${computeGas(channelTx)}, cascade fees ${cascadeFees(result.transactions)} nanoton`)
       await expectFinal(toNano('3'), 2, root)
     })

@@ -4,7 +4,7 @@ export { registryCode, providerCode, channelCode } from './code.ts'
 export { publicKeyToInt, uint256ToBuffer, hash256ToInt, type PublicKey, type Hash256 } from './keys.ts'
 export {
   Registry, registryConfigToCell, DEFAULT_UNBONDING_DELAY, DEFAULT_SLASH_SHARE_BPS, GOVERNANCE_VALUE,
-  type RegistryConfig, type RegistryData, type RegistryParams, type TreasuryData, type RegisterProviderMessage, type OpenChannelMessage
+  type RegistryConfig, type RegistryData, type RegistryParams, type RegisterProviderMessage, type OpenChannelMessage
 } from './Registry.ts'
 export {
   Provider, ProviderState, providerAddress, providerConfigToCell,

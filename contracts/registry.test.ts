@@ -1,5 +1,5 @@
 import { describe, it, expect, beforeAll, beforeEach } from 'vitest'
-import { beginCell, toNano, type Sender } from '@ton/core'
+import { beginCell, toNano, type Cell, type Sender, type Transaction } from '@ton/core'
 import type { BlockchainSnapshot, SandboxContract, SendMessageResult } from '@ton/sandbox'
 import { findTransactionRequired, flattenTransaction } from '@ton/test-utils'
 import { Errors, Fees, Op } from './constants.ts'
@@ -8,7 +8,8 @@ import { Provider, ProviderState, providerAddress } from './Provider.ts'
 import { Channel, channelAddress } from './Channel.ts'
 import { publicKeyToInt } from './keys.ts'
 import {
-  deployRegistry, cascadeFees, ledgerFor, storageFees, feesOf, CLOSE_DELAY, DEPOSIT, FEE_BPS, MIN_STAKE, SLASH_SHARE_BPS, STAKE, UNBONDING_DELAY, type Fixture
+  deployRegistry, cascadeFees, ledgerFor, storageFees, computeOutcome, expectFeeAccepted,
+  CLOSE_DELAY, DEPOSIT, FEE_BPS, FLAT_GAS_LIMIT, FLAT_GAS_PRICE, MIN_STAKE, PROTOCOL_FEE_GAS, SLASH_SHARE_BPS, STAKE, UNBONDING_DELAY, type Fixture
 } from './test-fixture.ts'
 
 describe('Registry', () => {
@@ -25,11 +26,8 @@ describe('Registry', () => {
       owner: f.owner.address, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: CLOSE_DELAY,
       unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS, version: 0, modelCount: 0, measurementCount: 0
     })
-    expect(await f.registry.getFeesCollected()).toBe(0n)
     expect(await f.registry.getVersion()).toBe(0)
-    const treasury = await f.registry.getTreasuryData()
-    expect([treasury.feesCollected, treasury.slashedCollected, treasury.withdrawn]).toEqual([0n, 0n, 0n])
-    expect(treasury.available).toBe(await f.registry.getBalance() - Fees.registryStorageReserve)
+    expect(await f.registry.getTreasuryAvailable()).toBe(await f.registry.getBalance() - Fees.registryStorageReserve)
   })
 
   it('computes child addresses exactly as the off-chain functions do', async () => {
@@ -121,21 +119,63 @@ describe('Registry', () => {
     expect(result.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.channelInit })
   })
 
-  it('counts protocol fees, accepts plain top-ups and rejects unknown ops', async () => {
-    const ledger = ledgerFor(f)
-    await ledger.snap()
-    const fee = await f.stranger.send({ to: f.registry.address, value: toNano('0.5'), body: Registry.protocolFeeMessage(7n) })
-    expect(fee.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, op: Op.protocolFee, success: true })
-    await ledger.expectExact(fee.transactions)
-    expect(await ledger.delta(f.registry.address)).toBe(toNano('0.5') - feesOf(fee.transactions, { to: f.registry.address }))
-    expect(await f.registry.getFeesCollected()).toBe(toNano('0.5'))
+  describe('protocol fees', () => {
+    /** Sends `value` with `body` as a Channel sends a fee (non-bounceable); checks every balance to the nanoton. */
+    async function deliver (value: bigint, body: Cell = Registry.protocolFeeMessage(7n)): Promise<{ result: SendMessageResult, tx: Transaction, kept: bigint }> {
+      const ledger = ledgerFor(f)
+      await ledger.snap()
+      const available = await f.registry.getTreasuryAvailable()
+      const result = await f.stranger.send({ to: f.registry.address, value, bounce: false, body })
+      await ledger.expectExact(result.transactions)
+      const tx = findTransactionRequired(result.transactions, { from: f.stranger.address, to: f.registry.address })
+      const kept = await ledger.delta(f.registry.address)
+      expect(kept).toBe(value - tx.totalFees.coins)
+      expect(await f.registry.getTreasuryAvailable()).toBe(available + kept)
+      return { result, tx, kept }
+    }
 
-    const topUp = await f.registry.sendTopUp(f.stranger.getSender(), toNano('1'))
-    expect(topUp.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, success: true })
-    expect(await f.registry.getFeesCollected()).toBe(toNano('0.5'))
+    // A Channel sends exactly the fee (forward fee paid separately), so the fee's own value is all the
+    // gas the Registry gets: 312,500 nanoton buys 781 gas. The code root accepts it in 93 gas, inside
+    // the 100 gas that every message of at least 40,000 nanoton buys flat.
+    it.each([
+      ['40,000 nanoton, the least that runs any code', FLAT_GAS_PRICE],
+      ['312,500 nanoton, 2.5 % of a 0.0125 TON claim', 312_500n],
+      ['0.5 TON', toNano('0.5')]
+    ])('accepts a fee of %s with exit code 0 on the flat minimum of gas', async (_name, value) => {
+      const { result, tx, kept } = await deliver(value)
+      expect(result.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, op: Op.protocolFee, success: true, exitCode: 0 })
+      expectFeeAccepted(tx, value)
+      expect(PROTOCOL_FEE_GAS).toBeLessThanOrEqual(FLAT_GAS_LIMIT)
+      expect(kept).toBe(value - FLAT_GAS_PRICE - storageFees(tx))
+    })
 
-    const unknown = await f.stranger.send({ to: f.registry.address, value: toNano('0.1'), body: beginCell().storeUint(0x1234, 32).endCell() })
-    expect(unknown.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, success: false, exitCode: Errors.unknownOp })
+    it('accepts the bare opcode too, and a fee with any tail (only the opcode is read)', async () => {
+      for (const body of [beginCell().storeUint(Op.protocolFee, 32).endCell(), beginCell().storeUint(Op.protocolFee, 32).storeUint(1, 64).storeRef(beginCell().endCell()).endCell()]) {
+        const { tx } = await deliver(312_500n, body)
+        expectFeeAccepted(tx, 312_500n)
+      }
+    })
+
+    it('a fee below 40,000 nanoton buys no gas: the network skips the compute phase and credits the value whole', async () => {
+      // Config param 21: less than flat_gas_price buys 0 gas, whatever the code. No contract can run on
+      // 1,000 nanoton; the transaction is marked aborted, but nothing is charged and nothing is lost.
+      const { tx, kept } = await deliver(1_000n)
+      expect(computeOutcome(tx)).toEqual({ skipped: true, reason: 'no-gas' })
+      expectFeeAccepted(tx, 1_000n)
+      expect(kept).toBe(1_000n - storageFees(tx))
+    })
+
+    it('accepts plain top-ups; rejects unknown ops and a body shorter than the fee opcode', async () => {
+      const topUp = await f.registry.sendTopUp(f.stranger.getSender(), toNano('1'))
+      expect(topUp.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, success: true })
+
+      const unknown = await f.stranger.send({ to: f.registry.address, value: toNano('0.1'), body: beginCell().storeUint(0x1234, 32).endCell() })
+      expect(unknown.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, success: false, exitCode: Errors.unknownOp })
+      expect(unknown.transactions).toHaveTransaction({ from: f.registry.address, to: f.stranger.address, inMessageBounced: true })
+      // the first 16 bits of the fee opcode are not the fee
+      const short = await f.stranger.send({ to: f.registry.address, value: toNano('0.1'), body: beginCell().storeUint(Op.protocolFee >>> 16, 16).endCell() })
+      expect(short.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, success: false, exitCode: Errors.unknownOp })
+    })
   })
 })
 
@@ -335,22 +375,24 @@ describe('Registry governance', () => {
     await f.registry.sendAddModel(f.owner.getSender(), { modelHash: model })
     await f.registry.sendAddMeasurement(f.owner.getSender(), { measurement })
     await f.registry.sendTopUp(f.stranger.getSender(), toNano('3'))
-    const treasury = await f.registry.getTreasuryData()
+    const treasury = await f.registry.getTreasuryAvailable()
     await expectRejected(async () => await send(f.registry, f.stranger.getSender()), Errors.unauthorized)
-    expect(await f.registry.getTreasuryData()).toEqual(treasury)
+    expect(await f.registry.getTreasuryAvailable()).toBe(treasury)
     expect([await f.registry.isModelAllowed(model), await f.registry.isMeasurementAllowed(measurement)]).toEqual([true, true])
   })
 
   describe('treasury', () => {
     beforeEach(async () => {
       // protocol fees and a plain top-up arrive
-      await f.stranger.send({ to: f.registry.address, value: toNano('2'), body: Registry.protocolFeeMessage() })
+      await f.stranger.send({ to: f.registry.address, value: toNano('2'), bounce: false, body: Registry.protocolFeeMessage() })
       await f.registry.sendTopUp(f.stranger.getSender(), toNano('1'))
     })
 
     it('withdraws an exact amount to the address the owner names; the owner\'s value pays the fees', async () => {
       const ledger = ledgerFor(f)
       await ledger.snap()
+      const available = await f.registry.getTreasuryAvailable()
+      expect(available).toBeGreaterThan(toNano('3'))
       const amount = toNano('1.5')
       const result = await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount, destination: f.client.address, queryId: 4n })
       expect(result.transactions).toHaveTransaction({ from: f.owner.address, to: f.registry.address, op: Op.withdrawTreasury, success: true, outMessagesCount: 2 })
@@ -361,25 +403,25 @@ describe('Registry governance', () => {
       const registryTx = findTransactionRequired(result.transactions, { to: f.registry.address, op: Op.withdrawTreasury })
       expect(await ledger.delta(f.registry.address)).toBe(-amount - storageFees(registryTx))
       expect(await ledger.delta(f.client.address)).toBe(amount - paid.totalFees.coins)
-      expect(await f.registry.getTreasuryData()).toMatchObject({ feesCollected: toNano('2'), withdrawn: amount })
+      expect(await f.registry.getTreasuryAvailable()).toBe(available - amount - storageFees(registryTx))
       expect(await f.registry.getVersion()).toBe(1)
     })
 
     it('withdraws everything above the storage reserve with amount 0', async () => {
       const ledger = ledgerFor(f)
       await ledger.snap()
-      const available = (await f.registry.getTreasuryData()).available
+      const available = await f.registry.getTreasuryAvailable()
       const result = await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: 0n, destination: f.stranger.address })
       const paid = findTransactionRequired(result.transactions, { from: f.registry.address, to: f.stranger.address, op: Op.treasuryWithdrawal, success: true })
       const registryTx = findTransactionRequired(result.transactions, { to: f.registry.address, op: Op.withdrawTreasury })
       expect(flattenTransaction(paid).value).toBe(available - storageFees(registryTx))
       expect(await f.registry.getBalance()).toBe(Fees.registryStorageReserve)
-      expect((await f.registry.getTreasuryData()).available).toBe(0n)
+      expect(await f.registry.getTreasuryAvailable()).toBe(0n)
       await ledger.expectExact(result.transactions)
     })
 
     it('rejects a withdrawal that would take the balance below the storage reserve', async () => {
-      const available = (await f.registry.getTreasuryData()).available
+      const available = await f.registry.getTreasuryAvailable()
       const balance = await f.registry.getBalance()
       await expectRejected(async () => await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: available + 1n, destination: f.owner.address }), Errors.treasuryTooLow)
       expect(await f.registry.getBalance()).toBeGreaterThanOrEqual(balance - toNano('0.001'))
@@ -390,13 +432,17 @@ describe('Registry governance', () => {
       expect(await f.registry.getBalance()).toBe(Fees.registryStorageReserve)
     })
 
-    it('counts slashed stake only from a Provider of this registry', async () => {
+    it('accepts slashed stake only from a Provider of this registry', async () => {
       // a forged slashed_stake names a real owner and key but does not come from their Provider
+      const ledger = ledgerFor(f)
+      await ledger.snap()
       const body = Registry.slashedStakeMessage({ owner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey })
       const result = await f.stranger.send({ to: f.registry.address, value: toNano('1'), body })
-      expect(result.transactions).toHaveTransaction({ from: f.stranger.address, to: f.registry.address, op: Op.slashedStake, success: false, exitCode: Errors.unauthorized })
+      const tx = findTransactionRequired(result.transactions, { from: f.stranger.address, to: f.registry.address, op: Op.slashedStake, success: false, exitCode: Errors.unauthorized })
       expect(result.transactions).toHaveTransaction({ from: f.registry.address, to: f.stranger.address, inMessageBounced: true })
-      expect((await f.registry.getTreasuryData()).slashedCollected).toBe(0n)
+      // the registry keeps nothing of it
+      await ledger.expectExact(result.transactions)
+      expect(await ledger.delta(f.registry.address)).toBe(-storageFees(tx))
     })
   })
 })

@@ -24,6 +24,14 @@ export const STAKE = toNano('20')
 export const DEPOSIT = toNano('5')
 export const UNBONDING_DELAY = 7 * 86_400
 export const SLASH_SHARE_BPS = 3_000
+/**
+ * Basechain gas prices (config param 21): a message's value buys 100 gas flat for 40,000 nanoton,
+ * then 400 nanoton per gas; below 40,000 nanoton it buys none and the compute phase is skipped.
+ */
+export const FLAT_GAS_PRICE = 40_000n
+export const FLAT_GAS_LIMIT = 100n
+/** Gas the Registry's code root spends accepting a protocol_fee (contracts/compile.ts). */
+export const PROTOCOL_FEE_GAS = 93n
 
 export interface Fixture {
   blockchain: Blockchain
@@ -150,6 +158,31 @@ export function forwardFees (tx: Transaction): bigint {
 export function computeGas (tx: Transaction): bigint {
   if (tx.description.type !== 'generic' || tx.description.computePhase.type !== 'vm') return 0n
   return tx.description.computePhase.gasUsed
+}
+
+/** How the compute phase of `tx` went: gas and exit code, or skipped with its reason. */
+export function computeOutcome (tx: Transaction): { skipped: false, gas: bigint, exitCode: number, success: boolean } | { skipped: true, reason: string } {
+  if (tx.description.type !== 'generic') throw new Error('not an ordinary transaction')
+  const cp = tx.description.computePhase
+  if (cp.type === 'skipped') return { skipped: true, reason: cp.reason }
+  return { skipped: false, gas: cp.gasUsed, exitCode: cp.exitCode, success: cp.success && tx.description.actionPhase?.success !== false && !tx.description.aborted }
+}
+
+/**
+ * Checks the Registry's transaction for a protocol_fee of `value`: from 40,000 nanoton up it succeeds
+ * with exit code 0 on PROTOCOL_FEE_GAS (all paid by the flat price); below, the network runs no code,
+ * and the value is credited whole. Either way the Registry keeps value − its fees and sends nothing.
+ */
+export function expectFeeAccepted (tx: Transaction, value: bigint): void {
+  expect(tx.outMessagesCount).toBe(0)
+  const outcome = computeOutcome(tx)
+  if (value >= FLAT_GAS_PRICE) {
+    expect(outcome).toEqual({ skipped: false, gas: PROTOCOL_FEE_GAS, exitCode: 0, success: true })
+    expect(tx.totalFees.coins - storageFees(tx)).toBe(FLAT_GAS_PRICE)
+  } else {
+    expect(outcome).toEqual({ skipped: true, reason: 'no-gas' })
+    expect(tx.totalFees.coins).toBe(storageFees(tx))
+  }
 }
 
 export function storageFees (tx: Transaction): bigint {
