@@ -7,6 +7,7 @@ import { pino } from 'pino'
 import { chainClient, deployRegistry, faucet, registerProvider, walletFromKey, type KeyWallet } from '../chain/index.ts'
 import { Provider, providerAddress } from '../contracts/index.ts'
 import { startDevnet } from '../devnet/server.ts'
+import { launchGateway, loadGatewayConfig } from '../gateway/index.ts'
 import { AdminServer } from '../node/admin.ts'
 import { loadNodeConfig, type NodeConfig } from '../node/config.ts'
 import { createKeyFile, readKeyFile } from '../node/keyfile.ts'
@@ -173,6 +174,23 @@ node.command('claim')
     if (config.admin === undefined) throw new Error('the config has no admin endpoint')
     const res = await fetch(`http://${config.admin.host}:${config.admin.port}/claim`, { method: 'POST' })
     out(await res.text())
+  })
+
+program.command('gateway')
+  .description('serve the OpenAI API (models, chat completions, moderations) from Silk providers, paid from the wallet whose mnemonic is in SILK_CLIENT_MNEMONIC; bearer keys in SILK_GATEWAY_API_KEYS (comma-separated)')
+  .requiredOption('--config <file>', 'gateway config (see gateway/README.md)')
+  .option('--port <port>', 'port to serve on, overriding the config (0 picks one)', int)
+  .action(async (o: { config: string, port?: number }) => {
+    const config = await loadGatewayConfig(o.config)
+    if (o.port !== undefined) config.port = o.port
+    const wallet = await walletFromEnv('SILK_CLIENT_MNEMONIC')
+    const apiKeys = (process.env.SILK_GATEWAY_API_KEYS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '')
+    const logger = pino({ level: config.logLevel }, pino.destination(2))
+    const gateway = await launchGateway(config, { wallet, apiKeys }, logger)
+    out(JSON.stringify({ event: 'listening', url: gateway.url, openaiBaseUrl: `${gateway.url}/v1`, auth: apiKeys.length > 0 }))
+    const stop = (): void => { void gateway.close().then(() => process.exit(0)) }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
   })
 
 program.command('payouts')

@@ -5,10 +5,13 @@ import type { KeyPair } from '@ton/crypto'
 import type { TonClient } from '@ton/ton'
 import { createLibp2p } from 'libp2p'
 import { Channel, channelAddress, Provider, providerAddress, ProviderState, Registry, type ChannelData } from '../contracts/index.ts'
+import type { Advert, ModelQuery } from '../protocol/advert.ts'
 import { peerPublicKey } from '../protocol/keys.ts'
-import { transportOptions } from '../protocol/transport.ts'
+import { transportOptions, type DiscoveryTransportOptions, type SilkLibp2p } from '../protocol/transport.ts'
 import { JOB_PROTOCOL } from '../protocol/wire/constants.ts'
 import { ChannelError, ConnectionError, ProviderRejectedError } from './errors.ts'
+import { DiscoveryError, ProviderFinder, type FindProvidersOptions } from './discovery.ts'
+import { finishClose, startClose, topUpChannel } from './channels.ts'
 import { ProviderSession } from './session.ts'
 
 export interface ClientWallet {
@@ -30,6 +33,15 @@ export interface SilkClientOptions {
   timeoutMs?: number
   /** how long to wait for a channel to appear on chain after opening it */
   channelTimeoutMs?: number
+  /** how the client finds providers (adverts on gossip, DHT); `false` for none. Default: on, no bootstrap peers */
+  discovery?: ClientDiscoveryOptions | false
+}
+
+export interface ClientDiscoveryOptions extends Omit<DiscoveryTransportOptions, 'role' | 'relayServer' | 'relayReserve'> {
+  /** join the advert topic; default true */
+  gossip?: boolean
+  /** ask this many of the first Silk peers met for every advert they know; default 3, 0 = never */
+  catchUpPeers?: number
 }
 
 export interface VerifiedProvider {
@@ -47,6 +59,7 @@ export interface VerifiedProvider {
 export class SilkClient {
   private libp2p?: Libp2p
   private ownsLibp2p = false
+  private finder?: ProviderFinder
   private readonly timeoutMs: number
 
   constructor (private readonly opts: SilkClientOptions) {
@@ -58,28 +71,54 @@ export class SilkClient {
     if (this.opts.libp2p !== undefined) {
       this.libp2p = this.opts.libp2p
     } else {
-      this.libp2p = await createLibp2p(transportOptions(undefined))
+      const discovery = this.opts.discovery === false ? undefined : { ...this.opts.discovery, role: 'client' as const }
+      this.libp2p = await createLibp2p(transportOptions(undefined, [], discovery))
       this.ownsLibp2p = true
+    }
+    const host = this.libp2p as SilkLibp2p
+    if (this.opts.discovery !== false && host.services.pubsub !== undefined) {
+      const d = this.opts.discovery ?? {}
+      this.finder = new ProviderFinder({ libp2p: host }, { subscribe: d.gossip ?? true, ...(d.catchUpPeers !== undefined ? { catchUpPeers: d.catchUpPeers } : {}) })
+      this.finder.start()
     }
   }
 
   async stop (): Promise<void> {
+    this.finder?.stop()
+    this.finder = undefined
     if (this.libp2p !== undefined && this.ownsLibp2p) await this.libp2p.stop()
     this.libp2p = undefined
+  }
+
+  /** Adverts, DHT lookups and the live table behind findProviders(); undefined without discovery. */
+  get discovery (): ProviderFinder | undefined {
+    return this.finder
+  }
+
+  /**
+   * Providers of a model (sha256 hash, its hex, or a name) from gossip and the DHT, cheapest first;
+   * each advert is verified (signed by the peer it names, unexpired). Pass one to connect(), which
+   * checks the provider on chain.
+   */
+  async findProviders (model: ModelQuery, options: FindProvidersOptions = {}): Promise<Advert[]> {
+    if (this.libp2p === undefined) await this.start()
+    if (this.finder === undefined) throw new DiscoveryError('NO_DISCOVERY', 'this client has no discovery: its libp2p host lacks pubsub/DHT, or discovery is off')
+    return await this.finder.find(model, options)
   }
 
   /**
    * Dials a provider and refuses it unless its Provider contract holds the very key the peer
    * proved in the Noise handshake, with at least the Registry's minimum stake, and is active.
    */
-  async connect (address: string | Multiaddr, options: { signal?: AbortSignal } = {}): Promise<VerifiedProvider> {
+  async connect (address: string | Multiaddr | Advert, options: { signal?: AbortSignal } = {}): Promise<VerifiedProvider> {
     if (this.libp2p === undefined) await this.start()
-    const ma = typeof address === 'string' ? multiaddr(address) : address
+    const advert = typeof address === 'object' && 'signature' in address && 'seq' in address ? address : undefined
+    const target = advert !== undefined ? (advert.addrs.length > 0 ? advert.addrs : advert.peerId) : typeof address === 'string' ? multiaddr(address) : address as Multiaddr
     let stream
     try {
-      stream = await this.libp2p!.dialProtocol(ma, JOB_PROTOCOL, { signal: options.signal ?? AbortSignal.timeout(this.timeoutMs) })
+      stream = await this.libp2p!.dialProtocol(target, JOB_PROTOCOL, { signal: options.signal ?? AbortSignal.timeout(this.timeoutMs) })
     } catch (err) {
-      throw new ConnectionError(`cannot reach ${ma.toString()}: ${(err as Error).message}`)
+      throw new ConnectionError(`cannot reach ${advert?.peerId.toString() ?? target.toString()}: ${(err as Error).message}`)
     }
     const remote = this.libp2p!.getConnections().find((c) => c.streams.includes(stream))?.remotePeer
     const nodeKey = remote !== undefined ? peerPublicKey(remote) : undefined
@@ -90,6 +129,9 @@ export class SilkClient {
     const session = await ProviderSession.open(stream, nodeKey, this.opts.clientKey, this.timeoutMs)
     try {
       const checked = await this.verifyProvider(session, nodeKey)
+      if (advert !== undefined && (!remote!.equals(advert.peerId) || !Address.parse(advert.provider).equals(checked.provider))) {
+        throw new ProviderRejectedError('WRONG_PROVIDER', 'the advert names another peer or Provider contract than the node proves')
+      }
       return { session, ...checked, nodeKey }
     } catch (err) {
       await session.close()
@@ -138,6 +180,21 @@ export class SilkClient {
     }
     await p.session.bind(address)
     return address
+  }
+
+  /** Adds to a channel's deposit from the client wallet; resolves once the chain holds it. */
+  async topUp (channel: Address, amount: bigint): Promise<void> {
+    await topUpChannel(this.opts.chain, this.opts.wallet.sender, channel, amount)
+  }
+
+  /** Starts closing a channel; the provider may claim until the returned close_at (unix seconds). */
+  async closeChannel (channel: Address): Promise<number> {
+    return await startClose(this.opts.chain, this.opts.wallet.sender, channel)
+  }
+
+  /** After close_at: the unspent deposit returns to the client wallet. */
+  async finishClose (channel: Address): Promise<void> {
+    await finishClose(this.opts.chain, this.opts.wallet.sender, channel)
   }
 
   private async waitForChannel (address: Address): Promise<ChannelData> {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
 import { Address } from '@ton/core'
 import { z } from 'zod'
 
@@ -17,6 +18,42 @@ const nanoton = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
   ctx.addIssue({ code: 'custom', message: 'not a non-negative whole number of nanoton' })
   return z.NEVER
 })
+
+const peerMultiaddr = z.string().refine((s) => {
+  try {
+    return multiaddr(s).getComponents().at(-1)?.name === 'p2p'
+  } catch {
+    return false
+  }
+}, 'not a multiaddr ending in /p2p/<peerId>')
+
+/** How the node is found and stays reachable; see docs/ARCHITECTURE.md, "Discovery". */
+const discovery = z.strictObject({
+  /** publish adverts, relay gossip, serve the DHT; off = reachable only by address */
+  enabled: z.boolean().default(true),
+  /** peers dialled at start */
+  bootstrap: z.array(peerMultiaddr).default([]),
+  /** multicast DNS on the local network (sends beyond loopback) */
+  mdns: z.boolean().default(false),
+  /** keep private and loopback addresses in DHT records; unset = only when chain.network is "local" */
+  privateAddresses: z.boolean().optional(),
+  relay: z.strictObject({
+    /** serve as a circuit relay v2 hop for nodes behind NAT */
+    server: z.boolean().default(false),
+    /** reserve a slot on a relay found among connected peers (a specific relay: add its /p2p-circuit address to `listen`) */
+    reserve: z.boolean().default(false)
+  }).prefault({}),
+  /** ask peers whether our addresses are publicly dialable */
+  autonat: z.boolean().default(true),
+  /** upgrade relayed connections to direct ones by hole punching */
+  dcutr: z.boolean().default(true),
+  /** seconds an advert lives: a node that stops disappears this long after its last advert */
+  advertTtl: z.number().int().min(2).max(24 * 3600).default(1800),
+  /** seconds between republishing; unset = a third of advertTtl */
+  advertRefresh: z.number().int().min(1).optional(),
+  /** jobs advertised as run at once; unset = batching.maxQueue */
+  capacity: z.number().int().min(1).optional()
+}).refine((d) => d.advertRefresh === undefined || d.advertRefresh < d.advertTtl, { message: 'advertRefresh must be shorter than advertTtl', path: ['advertRefresh'] })
 
 /** Security-relevant identity and chain settings first, runtime tuning after. */
 export const NodeConfigSchema = z.strictObject({
@@ -38,9 +75,8 @@ export const NodeConfigSchema = z.strictObject({
   /** merge concurrent jobs of batchable models; bound the inference queue */
   batching: z.strictObject({
     enabled: z.boolean().default(true),
-    maxWaitMs: z.number().min(0).max(1000).default(2),
     maxQueue: z.number().int().min(1).default(256)
-  }).default({ enabled: true, maxWaitMs: 2, maxQueue: 256 }),
+  }).default({ enabled: true, maxQueue: 256 }),
   /** how often to look for channels that started closing (to claim before the delay ends), ms */
   watchIntervalMs: z.number().int().min(100).default(30_000),
   /** claim everything owed when the node shuts down */
@@ -48,6 +84,7 @@ export const NodeConfigSchema = z.strictObject({
   executionProviders: z.array(z.enum(['cuda', 'cpu'])).min(1).default(['cpu']),
   /** loopback operator endpoint (/health, /status, POST /claim); off unless set */
   admin: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),
+  discovery: discovery.prefault({}),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info')
 })
 

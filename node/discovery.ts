@@ -57,6 +57,9 @@ export class AdvertPublisher {
   /** model hash hex → routing-table size when its record was last spread */
   readonly #provided = new Map<string, number>()
   #providing = false
+  /** routing-table size at the previous check, and checks in a row it has changed */
+  #lastSize = 0
+  #growing = 0
   readonly #now: () => number
 
   constructor (private readonly components: AdvertPublisherComponents, private readonly init: AdvertPublisherInit) {
@@ -163,13 +166,18 @@ export class AdvertPublisher {
 
   /**
    * Spreads a provider record per model hash once the routing table has peers, and again each time
-   * it has doubled since (a young network puts records on too few peers); kad-dht reprovides after.
+   * it has doubled while still below K (a young network puts records on too few of the peers that
+   * will end up closest to the key); kad-dht reprovides after. A table still growing since the
+   * last check is left to settle first (up to five checks), so a joining node does not provide at
+   * every step.
    */
   async #provideRecords (): Promise<void> {
     const dht = this.components.libp2p.services.dht
     if (dht === undefined || this.#providing || !this.#started || dht.getMode() !== 'server') return
     const size = (dht as Partial<SingleKadDHT>).routingTable?.size ?? 0
-    if (size === 0) return
+    this.#growing = size === this.#lastSize ? 0 : this.#growing + 1
+    this.#lastSize = size
+    if (size === 0 || (this.#growing > 0 && this.#growing < 5)) return
     this.#providing = true
     try {
       const hashes = this.init.models().map((m) => Buffer.from(m.hash).toString('hex'))
@@ -181,7 +189,7 @@ export class AdvertPublisher {
       }
       for (const hex of hashes) {
         const last = this.#provided.get(hex)
-        if (last !== undefined && size < 2 * last) continue
+        if (last !== undefined && (size < 2 * last || last >= dht.k)) continue
         let sent = 0
         for await (const event of dht.provide(modelCid(Buffer.from(hex, 'hex')), { signal: this.#abort!.signal })) {
           if (event.name === 'PEER_RESPONSE' && event.messageName === 'ADD_PROVIDER') sent++

@@ -5,8 +5,10 @@ import { pino, type Logger } from 'pino'
 import { providerAddress } from '../contracts/index.ts'
 import { chainClient } from '../chain/client.ts'
 import type { Identity } from '../protocol/keys.ts'
+import type { DiscoveryTransportOptions } from '../protocol/transport.ts'
 import { ChainChannels } from './chain.ts'
 import type { NodeConfig } from './config.ts'
+import { AdvertPublisher } from './discovery.ts'
 import { createHost, type Host } from './host.ts'
 import { JobService } from './job-service.ts'
 import { readKeyFile } from './keyfile.ts'
@@ -37,6 +39,7 @@ export class ProviderNode {
   readonly provider: Address
   private host?: Host
   private jobs?: JobService
+  private publisher?: AdvertPublisher
 
   constructor (private readonly options: ProviderNodeOptions) {
     const { config, identity } = options
@@ -68,13 +71,33 @@ export class ProviderNode {
     return this.host?.getMultiaddrs() ?? []
   }
 
+  /** The advert publisher (its book holds the adverts this node has seen); undefined when discovery is off. */
+  get discovery (): AdvertPublisher | undefined {
+    return this.publisher
+  }
+
+  private discoveryTransport (): DiscoveryTransportOptions | undefined {
+    const { discovery: d, chain } = this.options.config
+    if (!d.enabled) return undefined
+    return {
+      role: 'node',
+      bootstrap: d.bootstrap,
+      mdns: d.mdns,
+      privateAddresses: d.privateAddresses ?? chain.network === 'local',
+      relayServer: d.relay.server,
+      relayReserve: d.relay.reserve,
+      autonat: d.autonat,
+      dcutr: d.dcutr
+    }
+  }
+
   async start (): Promise<void> {
     if (this.host !== undefined) return
     const { config } = this.options
     await this.models.start()
     await this.vouchers.start()
     await this.settlement.start()
-    this.host = await createHost(this.identity, config.listen)
+    this.host = await createHost(this.identity, config.listen, this.discoveryTransport())
     const registry = Address.parse(config.chain.registry)
     this.jobs = new JobService(
       {
@@ -94,6 +117,17 @@ export class ProviderNode {
       }
     )
     await this.jobs.start()
+    if (config.discovery.enabled) {
+      this.publisher = new AdvertPublisher({ libp2p: this.host, privateKey: this.identity.privateKey, logger: this.logger }, {
+        provider: this.provider.toString(),
+        providerOwner: this.providerOwner.toString(),
+        models: () => this.models.list().map((m) => ({ hash: m.hash, name: m.name, task: m.task, pricePerUnit: m.pricePerUnit })),
+        capacity: config.discovery.capacity ?? config.batching.maxQueue,
+        ttlSeconds: config.discovery.advertTtl,
+        ...(config.discovery.advertRefresh !== undefined ? { refreshSeconds: config.discovery.advertRefresh } : {})
+      })
+      await this.publisher.start()
+    }
     this.logger.info({ peer: this.identity.peerId.toString(), addrs: this.addresses.map(String), provider: this.provider.toString(), models: this.models.list().map((m) => m.name) }, 'node started')
   }
 
@@ -125,6 +159,8 @@ export class ProviderNode {
   /** Stops taking jobs, lets those in flight finish, claims what is owed, then closes everything. */
   async stop (): Promise<void> {
     if (this.host === undefined) return
+    await this.publisher?.stop()
+    this.publisher = undefined
     await this.jobs?.stop()
     if (this.options.config.claimOnShutdown) {
       await this.settlement.claimAll().catch((err: Error) => { this.logger.error({ err: err.message }, 'claim at shutdown failed') })

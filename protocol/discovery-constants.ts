@@ -36,8 +36,8 @@ export const DISCOVERY_DEFAULTS = {
   advertTtlSeconds: 30 * 60,
   /** republish every third of the lifetime, so two lost refreshes in a row still leave no gap */
   refreshFraction: 1 / 3,
-  /** one advert request on a fresh stream */
-  fetchTimeoutMs: 5_000,
+  /** one advert request on a fresh stream (dial included) */
+  fetchTimeoutMs: 10_000,
   /** how many newly identified peers a book asks for the adverts they know after it starts */
   catchUpPeers: 3,
   /** how often expired adverts are dropped from a table */

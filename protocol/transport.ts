@@ -15,6 +15,8 @@ import type { Libp2pOptions } from 'libp2p'
 import { connectionKeeper, type ConnectionKeeper } from './connection-keeper.ts'
 import { ADVERT_TOPIC, DHT_PROTOCOL } from './discovery-constants.ts'
 
+const LOOPBACK = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
+
 /** Services a Silk host may run; the discovery ones only when asked for. */
 // a type literal (not an interface), so it fits libp2p's ServiceMap index signature
 export type SilkServices = {
@@ -88,6 +90,9 @@ export function transportOptions (privateKey: PrivateKey | undefined, listen: st
     dht: kadDHT({
       protocol: DHT_PROTOCOL,
       clientMode: !node,
+      // a client's first lookup would otherwise wait for the DHT's initial self-query (seconds);
+      // ProviderFinder waits for the first routing-table peer itself
+      allowQueryWithZeroPeers: !node,
       peerInfoMapper: discovery.privateAddresses === true ? passthroughMapper : removePrivateAddressesMapper
     })
   }
@@ -100,6 +105,9 @@ export function transportOptions (privateKey: PrivateKey | undefined, listen: st
   if (discovery.mdns === true) peerDiscovery.push(mdns())
   return {
     ...base,
+    // the inbound limits (5 new connections per second per IP, 10 pending) are meant for remote
+    // hosts; peers on loopback are this machine (local networks, tests), so they are exempt
+    connectionManager: { allow: LOOPBACK },
     addresses: { listen: discovery.relayReserve === true ? [...listen, '/p2p-circuit'] : listen },
     transports: [tcp(), circuitRelayTransport()],
     services,

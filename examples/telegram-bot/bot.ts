@@ -1,0 +1,204 @@
+// A Telegram bot on Silk: /ask and /summary answered by a chat model, group messages checked by a
+// moderation model. Every answer is a verified, paid Silk result. Run: see README.md.
+import { pathToFileURL } from 'node:url'
+import { Address, toNano } from '@ton/core'
+import { mnemonicToPrivateKey } from '@ton/crypto'
+import { Bot, type Context } from 'grammy'
+import type { UserFromGetMe } from 'grammy/types'
+import { pino, type Logger } from 'pino'
+import { chainClient, walletFromKey, walletSender } from '../../chain/index.ts'
+import { ProviderPool, SilkClient, type Candidate, type ChatRequest } from '../../client/index.ts'
+import type { ChatTurn, ScoredLabel } from '../../protocol/text.ts'
+
+/** What the bot needs of a ProviderPool. */
+export type BotPool = Pick<ProviderPool, 'use' | 'classify'>
+
+export interface BotOptions {
+  token: string
+  pool: BotPool
+  /** a text-generation model, e.g. tiny-chat */
+  chatModel: string
+  /** a text-classification model, e.g. tiny-moderation */
+  moderationModel: string
+  /** skips the getMe call at start (tests, or a known bot) */
+  botInfo?: UserFromGetMe
+  /** a label is flagged above this score; default 0.5 */
+  moderationThreshold?: number
+  /** labels that mean "nothing wrong"; default ['ok'] */
+  safeLabels?: readonly string[]
+  /** default 200 */
+  maxAnswerTokens?: number
+  logger?: Logger
+}
+
+/** Telegram refuses longer messages. */
+const MAX_MESSAGE_CHARS = 4096
+
+const HELP = [
+  'I answer with models served on Silk, a verifiable inference network on TON.',
+  '/ask <question> — ask the chat model',
+  '/summary — reply with this to a message to summarise it',
+  'In groups I check messages with a moderation model and flag the bad ones.'
+].join('\n')
+
+/** The conversation sent for /ask: the question alone, nothing else from the chat. */
+export function askMessages (question: string): ChatTurn[] {
+  return [{ role: 'user', content: question }]
+}
+
+/** The conversation sent for /summary: the replied-to message alone. */
+export function summaryMessages (text: string): ChatTurn[] {
+  return [
+    { role: 'system', content: 'Summarise the user\'s message in one or two short sentences.' },
+    { role: 'user', content: text }
+  ]
+}
+
+/** The labels above the threshold, worst first; empty means the text is fine. */
+export function flaggedLabels (labels: readonly ScoredLabel[], threshold: number, safeLabels: readonly string[] = ['ok']): ScoredLabel[] {
+  return labels.filter((l) => !safeLabels.includes(l.label) && l.score > threshold).sort((a, b) => b.score - a.score)
+}
+
+export function warningFor (flagged: readonly ScoredLabel[]): string {
+  return `⚠️ This message was flagged by moderation: ${flagged.map((l) => `${l.label} ${l.score.toFixed(2)}`).join(', ')}`
+}
+
+/**
+ * The bot, without starting it: feed it updates with `bot.handleUpdate()` or run `bot.start()`.
+ * Only the text a command works on (the question, the replied-to message, a group message being
+ * moderated) goes to a Silk provider; names, ids and the rest of the chat never do.
+ */
+export function createBot (options: BotOptions): Bot {
+  const { pool, chatModel, moderationModel } = options
+  const log = options.logger ?? pino({ level: 'silent' })
+  const threshold = options.moderationThreshold ?? 0.5
+  const safeLabels = options.safeLabels ?? ['ok']
+  const maxNewTokens = options.maxAnswerTokens ?? 200
+  const bot = new Bot(options.token, options.botInfo !== undefined ? { botInfo: options.botInfo } : {})
+
+  async function complete (messages: ChatTurn[]): Promise<string> {
+    const request: ChatRequest = { messages, maxNewTokens }
+    const result = await pool.use(chatModel, async (p) => await p.session.chat(chatModel, request).result)
+    log.info({ model: chatModel, tokens: result.tokens, cost: result.cost.toString(), provider: result.address }, 'answered')
+    const text = result.text.trim()
+    return text === '' ? '(the model gave an empty answer)' : text.slice(0, MAX_MESSAGE_CHARS)
+  }
+
+  /** Answers as a reply to `messageId`, or says briefly why Silk could not. */
+  async function answer (ctx: Context, messageId: number, messages: ChatTurn[]): Promise<void> {
+    await ctx.replyWithChatAction('typing').catch(() => {})
+    let text: string
+    try {
+      text = await complete(messages)
+    } catch (err) {
+      log.warn({ err }, 'no answer')
+      text = `Sorry, Silk could not answer right now (${(err as Error).name}).`
+    }
+    await ctx.reply(text, { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } })
+  }
+
+  bot.command(['start', 'help'], async (ctx) => { await ctx.reply(HELP) })
+
+  bot.command('ask', async (ctx) => {
+    const question = ctx.match.trim()
+    if (question === '') {
+      await ctx.reply('Usage: /ask <question>', { reply_parameters: { message_id: ctx.msg.message_id } })
+      return
+    }
+    await answer(ctx, ctx.msg.message_id, askMessages(question))
+  })
+
+  bot.command('summary', async (ctx) => {
+    const target = ctx.msg.reply_to_message
+    const text = target?.text ?? target?.caption
+    if (target === undefined || text === undefined || text.trim() === '') {
+      await ctx.reply('Reply /summary to a text message to summarise it.', { reply_parameters: { message_id: ctx.msg.message_id } })
+      return
+    }
+    await answer(ctx, target.message_id, summaryMessages(text))
+  })
+
+  // Commands are handled above and stop there; in groups, every other text message is moderated.
+  bot.chatType(['group', 'supergroup']).on('message:text', async (ctx) => {
+    const text = ctx.msg.text
+    if (text.startsWith('/') || ctx.from.is_bot) return // a command for another bot
+    let labels: ScoredLabel[]
+    try {
+      labels = (await pool.classify(moderationModel, [text])).labels[0] ?? []
+    } catch (err) {
+      log.warn({ err }, 'moderation failed')
+      return
+    }
+    const flagged = flaggedLabels(labels, threshold, safeLabels)
+    if (flagged.length === 0) return
+    log.info({ chat: ctx.chat.id, labels: flagged.map((l) => l.label) }, 'flagged')
+    await ctx.reply(warningFor(flagged), { reply_parameters: { message_id: ctx.msg.message_id, allow_sending_without_reply: true } })
+  })
+
+  bot.catch((err) => { log.error({ err: err.error, update: err.ctx.update.update_id }, 'handler failed') })
+  return bot
+}
+
+/**
+ * Runs the bot with long polling. Settings from the environment:
+ * TELEGRAM_BOT_TOKEN; SILK_ENDPOINT (TON HTTP API), SILK_API_KEY (optional), SILK_REGISTRY,
+ * SILK_MNEMONIC (the client wallet that opens and funds channels); SILK_PROVIDERS (comma-separated
+ * multiaddrs; unset = discovery); SILK_DEPOSIT (TON per channel, default 0.5); SILK_CHAT_MODEL
+ * (default tiny-chat); SILK_MODERATION_MODEL (default tiny-moderation).
+ */
+export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const need = (name: string): string => {
+    const v = env[name]?.trim()
+    if (v === undefined || v === '') throw new Error(`set ${name}`)
+    return v
+  }
+  const log = pino({ level: 'info' })
+  const token = need('TELEGRAM_BOT_TOKEN')
+  const chain = chainClient(need('SILK_ENDPOINT'), env.SILK_API_KEY)
+  const wallet = walletFromKey(await mnemonicToPrivateKey(need('SILK_MNEMONIC').split(/\s+/)))
+  const client = new SilkClient({
+    chain,
+    registry: Address.parse(need('SILK_REGISTRY')),
+    wallet: { address: wallet.address, sender: walletSender(chain, wallet) },
+    clientKey: wallet.keyPair
+  })
+  await client.start()
+  const fixed = (env.SILK_PROVIDERS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const pool = new ProviderPool(client, {
+    candidates: async (model, signal): Promise<Candidate[]> => {
+      if (fixed.length > 0) return fixed.map((address) => ({ address }))
+      const adverts = await client.findProviders(model, signal !== undefined ? { signal } : {})
+      return adverts.flatMap((a) => {
+        const addr = a.addrs[0]?.toString()
+        if (addr === undefined) return []
+        const price = a.models.find((m) => m.name === model)?.pricePerUnit
+        return [{ address: addr.includes('/p2p/') ? addr : `${addr}/p2p/${a.peerId.toString()}`, ...(price !== undefined ? { pricePerUnit: price } : {}) }]
+      })
+    },
+    deposit: toNano(env.SILK_DEPOSIT ?? '0.5')
+  })
+  const bot = createBot({
+    token,
+    pool,
+    chatModel: env.SILK_CHAT_MODEL ?? 'tiny-chat',
+    moderationModel: env.SILK_MODERATION_MODEL ?? 'tiny-moderation',
+    logger: log
+  })
+  const stop = (): void => {
+    void (async () => {
+      await bot.stop()
+      await pool.close()
+      await client.stop()
+    })()
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  await bot.start({ onStart: (me) => { log.info({ bot: me.username }, 'polling') } })
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: Error) => {
+    process.stderr.write(`telegram-bot: ${err.message}\n`)
+    process.exit(1)
+  })
+}

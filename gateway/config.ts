@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Address } from '@ton/core'
+import { z } from 'zod'
+import { DEFAULTS } from './constants.ts'
+
+export class GatewayConfigError extends Error {
+  override name = 'GatewayConfigError'
+  readonly code = 'BAD_CONFIG'
+}
+
+const address = z.string().refine((s) => Address.isFriendly(s) || Address.isRaw(s), 'not a TON address')
+const nanoton = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
+  try {
+    const n = BigInt(v)
+    if (n >= 0n) return n
+  } catch {}
+  ctx.addIssue({ code: 'custom', message: 'not a non-negative whole number of nanoton' })
+  return z.NEVER
+})
+const peerMultiaddr = z.string().refine((s) => {
+  try {
+    return multiaddr(s).getComponents().at(-1)?.name === 'p2p'
+  } catch {
+    return false
+  }
+}, 'not a multiaddr ending in /p2p/<peerId>')
+
+/**
+ * `silk gateway --config <file>`. Which chain and providers to trust and what to spend come first;
+ * serving and tuning after. Secrets (the wallet mnemonic, API keys) come from the environment.
+ */
+export const GatewayConfigSchema = z.strictObject({
+  chain: z.strictObject({
+    endpoint: z.url(),
+    apiKey: z.string().optional(),
+    registry: address
+  }),
+  /** providers to use; empty = find them by discovery (then list `models`) */
+  providers: z.array(peerMultiaddr).default([]),
+  /** discovery bootstrap peers, when `providers` is empty */
+  bootstrap: z.array(peerMultiaddr).default([]),
+  /** deposit of each new channel, nanoton; default 0.5 TON */
+  deposit: nanoton.default(500_000_000n),
+  /** refuse providers that charge more per unit, nanoton */
+  maxPricePerUnit: nanoton.optional(),
+  /** the models to offer; unset = what the `providers` serve */
+  models: z.array(z.strictObject({ id: z.string().min(1), task: z.enum(['text-generation', 'text-classification']) })).min(1).optional(),
+  host: z.string().default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8080),
+  moderationThreshold: z.number().min(0).max(1).default(DEFAULTS.moderationThreshold),
+  moderationModel: z.string().min(1).optional(),
+  defaultMaxTokens: z.number().int().min(1).default(DEFAULTS.maxTokens),
+  maxBodyBytes: z.number().int().min(1024).default(DEFAULTS.maxBodyBytes),
+  jobTimeoutMs: z.number().int().min(100).optional(),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info')
+}).refine((c) => c.providers.length > 0 || c.models !== undefined, { message: 'with no providers (discovery), list the models to offer', path: ['models'] })
+
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>
+
+/** Parses a config object; errors name the bad field. */
+export function parseGatewayConfig (raw: unknown, source = 'config'): GatewayConfig {
+  const result = GatewayConfigSchema.safeParse(raw)
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
+    throw new GatewayConfigError(`${source} is invalid:\n  ${lines.join('\n  ')}`)
+  }
+  return result.data
+}
+
+export async function loadGatewayConfig (path: string): Promise<GatewayConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch {
+    throw new GatewayConfigError(`config file ${path} cannot be read`)
+  }
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new GatewayConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`)
+  }
+  return parseGatewayConfig(raw, path)
+}

@@ -1,0 +1,6 @@
+export { startGateway, type Gateway, type GatewayModel, type GatewayOptions, type GatewayPool } from './server.ts'
+export { launchGateway, type GatewaySecrets } from './launch.ts'
+export { GatewayConfigSchema, GatewayConfigError, loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from './config.ts'
+export { GatewayError, toGatewayError, type ErrorType } from './errors.ts'
+export type { SilkProof, ModerationVerdict } from './openai.ts'
+export { DEFAULTS as GATEWAY_DEFAULTS } from './constants.ts'

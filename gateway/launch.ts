@@ -1,0 +1,92 @@
+import { Address } from '@ton/core'
+import type { Logger } from 'pino'
+import { chainClient, walletSender, type KeyWallet } from '../chain/index.ts'
+import { ProviderPool, SilkClient, type Candidate } from '../client/index.ts'
+import type { GatewayConfig } from './config.ts'
+import { startGateway, type Gateway, type GatewayModel } from './server.ts'
+
+export interface GatewaySecrets {
+  /** the client wallet: opens and funds channels, signs vouchers */
+  wallet: KeyWallet
+  apiKeys?: readonly string[]
+}
+
+/**
+ * Everything `silk gateway` runs: a Silk client on the configured chain, a provider pool (fixed
+ * providers, or discovery), and the HTTP gateway in front. `close()` stops all three.
+ */
+export async function launchGateway (config: GatewayConfig, secrets: GatewaySecrets, logger: Logger): Promise<Gateway> {
+  const chain = chainClient(config.chain.endpoint, config.chain.apiKey)
+  const fixed = config.providers
+  const client = new SilkClient({
+    chain,
+    registry: Address.parse(config.chain.registry),
+    wallet: { address: secrets.wallet.address, sender: walletSender(chain, secrets.wallet) },
+    clientKey: secrets.wallet.keyPair,
+    ...(config.jobTimeoutMs !== undefined ? { timeoutMs: config.jobTimeoutMs } : {}),
+    discovery: fixed.length > 0 ? false : { bootstrap: config.bootstrap }
+  })
+  await client.start()
+  const pool = new ProviderPool(client, {
+    candidates: async (model, signal) => fixed.length > 0 ? fixed.map((address) => ({ address })) : await discovered(client, model, signal),
+    deposit: config.deposit,
+    ...(config.maxPricePerUnit !== undefined ? { maxPricePerUnit: config.maxPricePerUnit } : {})
+  })
+  try {
+    const models = config.models ?? await servedBy(client, fixed, logger)
+    const gateway = await startGateway({
+      pool,
+      models: () => models,
+      host: config.host,
+      port: config.port,
+      logger,
+      moderationThreshold: config.moderationThreshold,
+      defaultMaxTokens: config.defaultMaxTokens,
+      maxBodyBytes: config.maxBodyBytes,
+      ...(secrets.apiKeys !== undefined && secrets.apiKeys.length > 0 ? { apiKeys: secrets.apiKeys } : {}),
+      ...(config.moderationModel !== undefined ? { moderationModel: config.moderationModel } : {}),
+      ...(config.jobTimeoutMs !== undefined ? { jobTimeoutMs: config.jobTimeoutMs } : {})
+    })
+    return {
+      url: gateway.url,
+      async close () {
+        await gateway.close()
+        await pool.close()
+        await client.stop()
+      }
+    }
+  } catch (err) {
+    await pool.close()
+    await client.stop()
+    throw err
+  }
+}
+
+/** Providers of a model from verified adverts, as pool candidates. */
+async function discovered (client: SilkClient, model: string, signal?: AbortSignal): Promise<Candidate[]> {
+  const adverts = await client.findProviders(model, signal !== undefined ? { signal } : {})
+  return adverts.flatMap((a) => {
+    const addr = a.addrs[0]?.toString()
+    if (addr === undefined) return []
+    const price = a.models.find((m) => m.name === model)?.pricePerUnit
+    return [{ address: addr.includes('/p2p/') ? addr : `${addr}/p2p/${a.peerId.toString()}`, ...(price !== undefined ? { pricePerUnit: price } : {}) }]
+  })
+}
+
+/** The text models the fixed providers serve, read from their Welcome (each checked on chain). */
+async function servedBy (client: SilkClient, providers: readonly string[], logger: Logger): Promise<GatewayModel[]> {
+  const models = new Map<string, GatewayModel>()
+  for (const address of providers) {
+    try {
+      const p = await client.connect(address)
+      for (const m of p.session.models) {
+        if (m.task === 'text-generation' || m.task === 'text-classification') models.set(m.name, { id: m.name, task: m.task })
+      }
+      await p.session.close()
+    } catch (err) {
+      logger.warn({ err, provider: address }, 'cannot read the models of a provider')
+    }
+  }
+  if (models.size === 0) throw new Error('none of the configured providers could be reached to list its text models; list `models` in the config')
+  return [...models.values()]
+}

@@ -1,0 +1,330 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { pino, type Logger } from 'pino'
+import type { ChatRequest, PaidJob, ProviderPool, RunOptions, VerifiedProvider } from '../client/index.ts'
+import { DEFAULTS } from './constants.ts'
+import { GatewayError, invalidRequest, modelNotFound, toGatewayError } from './errors.ts'
+import {
+  ChatCompletionRequest, chatChunk, chatCompletion, chatTurns, ModerationRequest, moderationTexts, moderationVerdict,
+  parseBody, usageOf, type ModelEntry, type SilkProof
+} from './openai.ts'
+
+/** What the gateway needs of a ProviderPool: run work on the best provider of a model, with failover. */
+export type GatewayPool = Pick<ProviderPool, 'use'>
+
+export interface GatewayModel {
+  id: string
+  /** 'text-generation' serves /v1/chat/completions, 'text-classification' /v1/moderations */
+  task: string
+  /** unix seconds; default: when the gateway started */
+  created?: number
+}
+
+export interface GatewayOptions {
+  pool: GatewayPool
+  /** the models to offer; asked on every request, so it may follow discovery */
+  models: () => GatewayModel[] | Promise<GatewayModel[]>
+  host?: string
+  /** 0 picks a free port */
+  port?: number
+  /** when set, requests need `Authorization: Bearer <one of these>` */
+  apiKeys?: readonly string[]
+  logger?: Logger
+  /** a moderation category is flagged above this score; default 0.5 */
+  moderationThreshold?: number
+  /** labels that mean "nothing wrong" and are no category; default ['ok'] */
+  safeLabels?: readonly string[]
+  /** for /v1/moderations without a model; default the first text-classification model */
+  moderationModel?: string
+  /** max_tokens when the request names none; default 128 */
+  defaultMaxTokens?: number
+  /** default 1 MiB */
+  maxBodyBytes?: number
+  /** per job, once a provider is chosen; default the client's */
+  jobTimeoutMs?: number
+}
+
+export interface Gateway {
+  /** e.g. http://127.0.0.1:41234 — the OpenAI base URL is this plus /v1 */
+  url: string
+  /** stops accepting requests, cancels running generations, and closes every connection */
+  close: () => Promise<void>
+}
+
+type Task = 'text-generation' | 'text-classification'
+interface Generated { text: string, tokens: number, maxNewTokens: number, silk: SilkProof }
+
+/**
+ * Serves the OpenAI HTTP API (models, chat completions with streaming, moderations) from Silk
+ * providers. Every answer is a verified, paid result and carries its proof in a `silk` field.
+ */
+export async function startGateway (options: GatewayOptions): Promise<Gateway> {
+  const log = options.logger ?? pino({ level: 'silent' })
+  const started = Math.floor(Date.now() / 1000)
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes
+  const keyHashes = (options.apiKeys ?? []).map(sha256)
+  const runOptions: RunOptions = options.jobTimeoutMs !== undefined ? { timeoutMs: options.jobTimeoutMs } : {}
+  const running = new Map<Promise<void>, AbortController>()
+
+  const server = createServer({ noDelay: true }, (req, res) => {
+    const gone = new AbortController()
+    // 'close' before the response finished: the caller went away
+    res.on('close', () => { if (!res.writableFinished) gone.abort() })
+    const handling: Promise<void> = handle(req, res, gone.signal)
+      .catch((err: unknown) => { log.error({ err }, 'unhandled gateway failure'); res.destroy() })
+      .finally(() => running.delete(handling))
+    running.set(handling, gone)
+  })
+
+  async function handle (req: IncomingMessage, res: ServerResponse, gone: AbortSignal): Promise<void> {
+    const t0 = performance.now()
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '')
+    const facts: Record<string, unknown> = {}
+    try {
+      if (!authorized(req)) throw new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Incorrect or missing API key: send Authorization: Bearer <key>')
+      if (path === '/v1/models') {
+        allow(req, 'GET')
+        sendJson(res, 200, { object: 'list', data: (await options.models()).map(entry) })
+      } else if (path.startsWith('/v1/models/')) {
+        allow(req, 'GET')
+        const raw = path.slice('/v1/models/'.length)
+        let id = raw
+        try { id = decodeURIComponent(raw) } catch {}
+        const m = (await options.models()).find((x) => x.id === id)
+        if (m === undefined) throw modelNotFound(id, 'model')
+        sendJson(res, 200, entry(m))
+      } else if (path === '/v1/chat/completions') {
+        allow(req, 'POST')
+        await chat(req, res, gone, facts)
+      } else if (path === '/v1/moderations') {
+        allow(req, 'POST')
+        await moderate(req, res, gone, facts)
+      } else {
+        throw invalidRequest(`Unknown request URL: ${req.method ?? ''} ${path}`, null, 'unknown_url', 404)
+      }
+    } catch (err) {
+      const e = toGatewayError(err)
+      facts.error = e.code
+      if (e.status >= 500 && !gone.aborted) log.warn({ err, code: e.code }, 'request failed')
+      sendJson(res, e.status, e.body, e.status === 413 ? { connection: 'close' } : {})
+    } finally {
+      // never the content of prompts or answers
+      log.info({ method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - t0), ...facts, ...(gone.aborted ? { gone: true } : {}) }, 'request')
+    }
+  }
+
+  function authorized (req: IncomingMessage): boolean {
+    if (keyHashes.length === 0) return true
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')
+    if (m === null) return false
+    const given = sha256(m[1]!)
+    return keyHashes.some((h) => timingSafeEqual(h, given))
+  }
+
+  function entry (m: GatewayModel): ModelEntry {
+    return { id: m.id, object: 'model', created: m.created ?? started, owned_by: 'silk' }
+  }
+
+  async function requireModel (id: string, task: Task): Promise<void> {
+    const m = (await options.models()).find((x) => x.id === id)
+    if (m === undefined) throw modelNotFound(id)
+    if (m.task !== task) {
+      const where = m.task === 'text-classification' ? '/v1/moderations' : m.task === 'text-generation' ? '/v1/chat/completions' : 'no endpoint of this gateway'
+      throw invalidRequest(`The model \`${id}\` is a ${m.task} model; use it with ${where}`, 'model', 'invalid_model')
+    }
+  }
+
+  async function readJson (req: IncomingMessage): Promise<unknown> {
+    const tooLarge = (): GatewayError => invalidRequest(`The request body is larger than ${maxBodyBytes} bytes`, null, 'request_too_large', 413)
+    if (Number(req.headers['content-length'] ?? 0) > maxBodyBytes) throw tooLarge()
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length
+      // past the limit, read on (discarding) so the caller gets the 413; cut off a flood
+      if (size <= maxBodyBytes) chunks.push(chunk)
+      else if (size > DEFAULTS.maxBodyDrainFactor * maxBodyBytes) break
+    }
+    if (size > maxBodyBytes) throw tooLarge()
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    } catch {
+      throw invalidRequest('We could not parse the JSON body of your request: send a JSON object with Content-Type: application/json', null, 'invalid_json')
+    }
+  }
+
+  async function chat (req: IncomingMessage, res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>): Promise<void> {
+    const body = parseBody(ChatCompletionRequest, await readJson(req))
+    await requireModel(body.model, 'text-generation')
+    const request: ChatRequest = {
+      messages: chatTurns(body.messages),
+      maxNewTokens: body.max_completion_tokens ?? body.max_tokens ?? options.defaultMaxTokens ?? DEFAULTS.maxTokens
+    }
+    const id = `chatcmpl-${randomBytes(12).toString('hex')}`
+    const created = Math.floor(Date.now() / 1000)
+    const model = body.model
+    facts.model = model
+    if (body.stream !== true) {
+      const g = await generate(model, request, gone)
+      Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
+      sendJson(res, 200, chatCompletion(id, created, model, g.text, finishReason(g), g.tokens, g.silk))
+      return
+    }
+    const events = new EventStream(res)
+    try {
+      const g = await generate(model, request, gone, (piece) => {
+        events.send(chatChunk(id, created, model, { delta: events.started ? { content: piece } : { role: 'assistant', content: piece }, finish_reason: null }))
+      })
+      Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
+      if (!events.started) events.send(chatChunk(id, created, model, { delta: { role: 'assistant', content: '' }, finish_reason: null }))
+      // the proof rides on the last chunk: streamed text is provisional until it arrives
+      const withUsage = body.stream_options?.include_usage === true
+      events.send(chatChunk(id, created, model, { delta: {}, finish_reason: finishReason(g) }, withUsage ? {} : { silk: g.silk }))
+      if (withUsage) events.send(chatChunk(id, created, model, null, { usage: usageOf(g.tokens), silk: g.silk }))
+      events.done()
+    } catch (err) {
+      if (!events.started) throw err
+      const e = toGatewayError(err)
+      facts.error = e.code
+      if (!gone.aborted) log.warn({ err, code: e.code }, 'stream failed after it began')
+      events.fail(e)
+    }
+  }
+
+  /**
+   * Runs a chat job through the pool. A caller that goes away cancels the job at the node (which
+   * bills only the tokens made so far), so the session stays usable. Once pieces have been sent,
+   * a failure is final: another provider would stream the text again from the start.
+   */
+  async function generate (model: string, request: ChatRequest, gone: AbortSignal, onPiece?: (piece: string) => void): Promise<Generated> {
+    let streamed = false
+    const done = await options.pool.use(model, async (p) => {
+      const stream = p.session.chat(model, request, runOptions)
+      const cancel = (): void => { void stream.cancel() }
+      gone.addEventListener('abort', cancel, { once: true })
+      try {
+        for await (const piece of stream) {
+          if (gone.aborted) break // cancels, also when the job had no id yet at the abort
+          if (onPiece !== undefined) {
+            streamed = true
+            onPiece(piece)
+          }
+        }
+        return { result: await stream.result, provider: p }
+      } catch (err) {
+        if (!streamed) throw err
+        const e = toGatewayError(err)
+        throw new GatewayError(e.status, e.type, e.code, e.message, e.param, { cause: err })
+      } finally {
+        gone.removeEventListener('abort', cancel)
+      }
+    }, gone)
+    const { text, tokens } = done.result
+    return { text, tokens, maxNewTokens: request.maxNewTokens!, silk: proof(done.result, done.provider, done.address) }
+  }
+
+  async function moderate (req: IncomingMessage, res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>): Promise<void> {
+    const body = parseBody(ModerationRequest, await readJson(req))
+    const model = body.model ?? options.moderationModel ?? (await options.models()).find((m) => m.task === 'text-classification')?.id
+    if (model === undefined) throw invalidRequest('This gateway serves no moderation model', 'model', 'model_not_found', 404)
+    await requireModel(model, 'text-classification')
+    facts.model = model
+    const texts = moderationTexts(body.input)
+    const done = await options.pool.use(model, async (p) => ({ result: await p.session.classify(model, texts, runOptions), provider: p }), gone)
+    const silk = proof(done.result, done.provider, done.address)
+    Object.assign(facts, { texts: texts.length, cost: silk.cost })
+    const threshold = options.moderationThreshold ?? DEFAULTS.moderationThreshold
+    const safe = options.safeLabels ?? DEFAULTS.safeLabels
+    sendJson(res, 200, {
+      id: `modr-${randomBytes(12).toString('hex')}`,
+      model,
+      results: done.result.labels.map((labels) => moderationVerdict(labels, threshold, safe)),
+      silk
+    })
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => { server.off('error', reject); resolve() })
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const url = `http://${host}:${address.port}`
+  log.info({ url }, 'gateway listening')
+
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    async close () {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+        for (const gone of running.values()) gone.abort()
+        // cancelled generations end within a decoding step; don't wait forever for a stuck one
+        await Promise.race([Promise.allSettled(running.keys()), new Promise((resolve) => setTimeout(resolve, DEFAULTS.closeGraceMs).unref())])
+        server.closeAllConnections()
+        await stopped
+      })()
+      await closing
+    }
+  }
+}
+
+function finishReason (g: Generated): 'stop' | 'length' {
+  return g.tokens >= g.maxNewTokens ? 'length' : 'stop'
+}
+
+function proof (result: PaidJob, p: VerifiedProvider, peer: string): SilkProof {
+  return {
+    receipt: result.receiptCell.hash().toString('hex'),
+    receipt_boc: result.receiptCell.toBoc().toString('base64'),
+    signature: result.signature.toString('hex'),
+    node_key: p.nodeKey.toString('hex'),
+    cost: result.cost.toString(),
+    units: result.receipt.units,
+    provider: p.provider.toString(),
+    peer,
+    tier: result.tier
+  }
+}
+
+function allow (req: IncomingMessage, method: 'GET' | 'POST'): void {
+  if (req.method !== method) throw invalidRequest(`${req.url ?? ''} accepts ${method} only`, null, 'method_not_allowed', 405)
+}
+
+function sha256 (s: string): Buffer {
+  return createHash('sha256').update(s).digest()
+}
+
+function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers })
+  res.end(text)
+}
+
+/** Server-sent events as OpenAI sends them: `data: <json>` per chunk, then `data: [DONE]`. */
+class EventStream {
+  started = false
+
+  constructor (private readonly res: ServerResponse) {}
+
+  send (data: object): void {
+    if (this.res.destroyed || this.res.writableEnded) return
+    if (!this.started) {
+      this.res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' })
+      this.started = true
+    }
+    this.res.write(`data: ${JSON.stringify(data)}\n\n`)
+  }
+
+  done (): void {
+    if (!this.res.destroyed && !this.res.writableEnded) this.res.end('data: [DONE]\n\n')
+  }
+
+  /** The openai clients raise an APIError for a data event with an `error` field. */
+  fail (e: GatewayError): void {
+    this.send(e.body)
+    this.done()
+  }
+}
