@@ -13,6 +13,8 @@ import { ChannelError, ConnectionError, ProviderRejectedError } from './errors.t
 import { DiscoveryError, ProviderFinder, type FindProvidersOptions } from './discovery.ts'
 import { finishClose, startClose, topUpChannel } from './channels.ts'
 import { ProviderSession } from './session.ts'
+import { AttestationVerifier, PccsCollateral, registryAllowList, type CollateralSource } from './attestation.ts'
+import type { TeePolicy, TeeTier, Verdict } from '../protocol/attestation.ts'
 
 export interface ClientWallet {
   address: Address
@@ -35,6 +37,15 @@ export interface SilkClientOptions {
   channelTimeoutMs?: number
   /** how the client finds providers (adverts on gossip, DHT); `false` for none. Default: on, no bootstrap peers */
   discovery?: ClientDiscoveryOptions | false
+  /**
+   * Confidential tier: 'required' refuses providers without a verified TEE attestation whose
+   * measurement the Registry allows; 'preferred' uses it when there is one; 'off' (default) skips it.
+   */
+  tee?: TeePolicy
+  /** the chain's network; development attestations are accepted only on 'local'. Default 'local' */
+  network?: 'local' | 'testnet' | 'mainnet'
+  /** where TDX collateral comes from (default: Intel's PCS) and which TCB statuses pass */
+  attestation?: { collateral?: CollateralSource, acceptedTcbStatuses?: readonly string[] }
 }
 
 export interface ClientDiscoveryOptions extends Omit<DiscoveryTransportOptions, 'role' | 'relayServer' | 'relayReserve'> {
@@ -50,6 +61,8 @@ export interface VerifiedProvider {
   providerOwner: Address
   nodeKey: Buffer
   stake: bigint
+  /** the trust tier checked for this provider; every result of its session carries it too */
+  tee: { tier: TeeTier, verdict?: Verdict }
 }
 
 /**
@@ -57,12 +70,19 @@ export interface VerifiedProvider {
  * verified, paid jobs.
  */
 export class SilkClient {
+  private readonly attestation: AttestationVerifier
   private libp2p?: Libp2p
   private ownsLibp2p = false
   private finder?: ProviderFinder
   private readonly timeoutMs: number
 
   constructor (private readonly opts: SilkClientOptions) {
+    this.attestation = new AttestationVerifier({
+      network: opts.network ?? 'local',
+      allowList: registryAllowList(opts.chain, opts.registry),
+      collateral: opts.attestation?.collateral ?? new PccsCollateral(),
+      ...(opts.attestation?.acceptedTcbStatuses !== undefined ? { acceptedTcbStatuses: opts.attestation.acceptedTcbStatuses } : {})
+    })
     this.timeoutMs = opts.timeoutMs ?? 30_000
   }
 
@@ -132,7 +152,12 @@ export class SilkClient {
       if (advert !== undefined && (!remote!.equals(advert.peerId) || !Address.parse(advert.provider).equals(checked.provider))) {
         throw new ProviderRejectedError('WRONG_PROVIDER', 'the advert names another peer or Provider contract than the node proves')
       }
-      return { session, ...checked, nodeKey }
+      const decision = await this.attestation.decide(this.libp2p!, remote!, this.opts.tee ?? 'off', options)
+      if (!decision.allowed) {
+        throw new ProviderRejectedError('TEE_REQUIRED', `a verified confidential VM is required: ${decision.error?.message ?? 'no attestation'}`)
+      }
+      session.tier = decision.tier
+      return { session, ...checked, nodeKey, tee: { tier: decision.tier, ...(decision.verdict !== undefined ? { verdict: decision.verdict } : {}) } }
     } catch (err) {
       await session.close()
       throw err

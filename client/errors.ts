@@ -20,7 +20,7 @@ export class AbortError extends SilkError {
 /** The provider failed the on-chain checks: not registered, key mismatch, stake too low, not active. */
 export class ProviderRejectedError extends SilkError {
   override name = 'ProviderRejectedError'
-  constructor (readonly reason: 'NOT_ED25519' | 'NOT_REGISTERED' | 'KEY_MISMATCH' | 'STAKE_TOO_LOW' | 'NOT_ACTIVE' | 'WRONG_PROVIDER', message: string) {
+  constructor (readonly reason: 'NOT_ED25519' | 'NOT_REGISTERED' | 'KEY_MISMATCH' | 'STAKE_TOO_LOW' | 'NOT_ACTIVE' | 'WRONG_PROVIDER' | 'TEE_REQUIRED' | 'MODEL_NOT_ALLOWED', message: string) {
     super(message)
   }
 }

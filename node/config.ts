@@ -77,6 +77,21 @@ export const NodeConfigSchema = z.strictObject({
     enabled: z.boolean().default(true),
     maxQueue: z.number().int().min(1).default(256)
   }).default({ enabled: true, maxQueue: 256 }),
+  /**
+   * Confidential tier: 'tdx' gets quotes through configfs-tsm inside a TDX guest; 'dev' is a
+   * labelled development attestation that clients accept only on a local chain.
+   */
+  tee: z.strictObject({
+    kind: z.enum(['none', 'tdx', 'dev']).default('none'),
+    tsmPath: z.string().optional(),
+    lifetimeSeconds: z.number().int().min(60).max(86_400).optional()
+  }).default({ kind: 'none' }),
+  /** limits per client, so one peer cannot starve the others */
+  limits: z.strictObject({
+    maxSessionsPerPeer: z.number().int().min(1).default(8),
+    idleTimeoutMs: z.number().int().min(100).default(120_000),
+    maxBytesPerSecond: z.number().int().min(1024).default(64 * 1024 * 1024)
+  }).default({ maxSessionsPerPeer: 8, idleTimeoutMs: 120_000, maxBytesPerSecond: 64 * 1024 * 1024 }),
   /** how often to look for channels that started closing (to claim before the delay ends), ms */
   watchIntervalMs: z.number().int().min(100).default(30_000),
   /** claim everything owed when the node shuts down */
@@ -98,6 +113,9 @@ export function parseNodeConfig (raw: unknown, baseDir: string, source = 'config
     throw new ConfigError(`${source} is invalid:\n  ${lines.join('\n  ')}`)
   }
   const c = result.data
+  if (c.tee.kind === 'dev' && c.chain.network !== 'local') {
+    throw new ConfigError(`${source} is invalid:\n  tee.kind: the development attestation is only for the local chain, not ${c.chain.network}`)
+  }
   return { ...c, keyFile: resolve(baseDir, c.keyFile), modelsDir: resolve(baseDir, c.modelsDir), dataDir: resolve(baseDir, c.dataDir) }
 }
 

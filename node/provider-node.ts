@@ -9,6 +9,7 @@ import type { DiscoveryTransportOptions } from '../protocol/transport.ts'
 import { ChainChannels } from './chain.ts'
 import type { NodeConfig } from './config.ts'
 import { AdvertPublisher } from './discovery.ts'
+import { AttestationService, DevAttestor, TdxAttestor } from './attestation.ts'
 import { createHost, type Host } from './host.ts'
 import { JobService } from './job-service.ts'
 import { readKeyFile } from './keyfile.ts'
@@ -38,6 +39,7 @@ export class ProviderNode {
   readonly providerOwner: Address
   readonly provider: Address
   private host?: Host
+  private attestation?: AttestationService
   private jobs?: JobService
   private publisher?: AdvertPublisher
 
@@ -113,16 +115,26 @@ export class ProviderNode {
         providerOwner: this.providerOwner,
         provider: this.provider,
         credit: config.credit,
+        ...config.limits,
         onVoucher: (ledger) => { this.settlement.onVoucher(ledger) }
       }
     )
     await this.jobs.start()
+    // every node answers /silk/attest: with evidence inside a TEE, NO_ATTESTATION outside
+    const tee = config.tee
+    const lifetime = tee.lifetimeSeconds !== undefined ? { lifetimeSeconds: tee.lifetimeSeconds } : {}
+    const attestor = tee.kind === 'tdx'
+      ? new TdxAttestor({ nodeKey: this.identity.keyPair.publicKey, ...(tee.tsmPath !== undefined ? { tsmPath: tee.tsmPath } : {}), ...lifetime })
+      : tee.kind === 'dev' ? new DevAttestor({ keyPair: this.identity.keyPair, ...lifetime }) : undefined
+    this.attestation = new AttestationService({ libp2p: this.host, logger: this.logger }, attestor !== undefined ? { attestor } : {})
+    await this.attestation.start()
     if (config.discovery.enabled) {
       this.publisher = new AdvertPublisher({ libp2p: this.host, privateKey: this.identity.privateKey, logger: this.logger }, {
         provider: this.provider.toString(),
         providerOwner: this.providerOwner.toString(),
         models: () => this.models.list().map((m) => ({ hash: m.hash, name: m.name, task: m.task, pricePerUnit: m.pricePerUnit })),
         capacity: config.discovery.capacity ?? config.batching.maxQueue,
+        tee: this.attestation.kind,
         ttlSeconds: config.discovery.advertTtl,
         ...(config.discovery.advertRefresh !== undefined ? { refreshSeconds: config.discovery.advertRefresh } : {})
       })
@@ -166,6 +178,7 @@ export class ProviderNode {
       await this.settlement.claimAll().catch((err: Error) => { this.logger.error({ err: err.message }, 'claim at shutdown failed') })
     }
     await this.settlement.stop()
+    await this.attestation?.stop()
     await this.host.stop()
     await this.vouchers.stop()
     await this.models.stop()

@@ -80,7 +80,7 @@ describe('bad input gets a typed error and the node keeps serving', () => {
   it('cuts off a peer that announces an oversize frame, without affecting another session', async () => {
     const bad = await rawSession(false)
     const good = await rawSession()
-    // varint length prefix of 64 MiB, above the 16 MiB frame limit
+    // varint length prefix of 64 MiB, above the frame limit
     await bad.stream.send(Uint8Array.from([0x80, 0x80, 0x80, 0x20]))
     expect((await bad.read()).error?.code).toBe('FRAME_TOO_LARGE')
     await expect(bad.read()).rejects.toThrow()
@@ -134,5 +134,54 @@ describe('a node whose receipts are not signed by its on-chain key', () => {
     // the node got no voucher, so it will not serve more on credit
     const next = await provider.session.run('mlp-64-10', [x()]).catch((e: unknown) => e)
     expect((next as JobFailedError).code).toBe('PAYMENT_REQUIRED')
+  })
+})
+
+describe('per-peer limits cut off a misbehaving peer without affecting others', () => {
+  let net: LocalNet
+  let node: Awaited<ReturnType<LocalNet['addNode']>>['node']
+  let raw: Libp2p
+  beforeAll(async () => {
+    net = await startLocalNet()
+    ;({ node } = await net.addNode({ config: { limits: { idleTimeoutMs: 3000, maxBytesPerSecond: 1024, maxSessionsPerPeer: 2 } } }))
+    raw = await createLibp2p(transportOptions(undefined))
+  })
+  afterAll(async () => {
+    await raw?.stop()
+    await net?.close()
+  })
+
+  const open = async (): Promise<FrameStream> => new FrameStream(await raw.dialProtocol(node.addresses[0]!, JOB_PROTOCOL))
+
+  it('an idle or too slow peer gets IDLE_TIMEOUT and its session ends', async () => {
+    const frames = await open()
+    await frames.stream.send(Uint8Array.from([0x20])) // a frame that never completes
+    const reply = await frames.read({ signal: AbortSignal.timeout(10_000) })
+    expect(reply.error?.code).toBe('IDLE_TIMEOUT')
+    await expect(frames.read({ signal: AbortSignal.timeout(10_000) })).rejects.toThrow()
+  })
+
+  it('a peer over its byte budget gets RATE_LIMITED; a peer over its session limit gets OVERLOADED', async () => {
+    const frames = await open()
+    const payload = new Uint8Array(2.5 * 1024 * 1024)
+    let code: string | undefined
+    for (let i = 0; i < 8 && code === undefined; i++) {
+      await frames.write({ voucher: { voucher: payload, signature: new Uint8Array(64) } })
+      const r = await frames.read({ signal: AbortSignal.timeout(10_000) })
+      if (r.error?.code === 'RATE_LIMITED') code = r.error.code
+    }
+    expect(code).toBe('RATE_LIMITED')
+    const other = await createLibp2p(transportOptions(undefined))
+    try {
+      const s1 = new FrameStream(await other.dialProtocol(node.addresses[0]!, JOB_PROTOCOL))
+      const s2 = new FrameStream(await other.dialProtocol(node.addresses[0]!, JOB_PROTOCOL))
+      const s3 = new FrameStream(await other.dialProtocol(node.addresses[0]!, JOB_PROTOCOL))
+      expect((await s3.read({ signal: AbortSignal.timeout(5_000) })).error?.code).toBe('OVERLOADED')
+      await s1.write({ hello: { channel: '' } })
+      expect((await s1.read()).kind).toBe('welcome')
+      await s2.stream.close()
+    } finally {
+      await other.stop()
+    }
   })
 })

@@ -10,7 +10,7 @@ import { pino } from 'pino'
 import { deployRegistry, registerProvider } from '../chain/operations.ts'
 import { chainClient, faucet, walletFromKey, walletSender, type KeyWallet } from '../chain/client.ts'
 import { startDevnet, type Devnet } from '../devnet/server.ts'
-import { SilkClient } from '../client/index.ts'
+import { SilkClient, type SilkClientOptions } from '../client/index.ts'
 import { parseNodeConfig, type NodeConfig } from '../node/config.ts'
 import { createKeyFile } from '../node/keyfile.ts'
 import { Batcher } from '../node/batcher.ts'
@@ -34,7 +34,7 @@ export interface LocalNet {
   registry: Address
   dir: string
   addNode(opts?: { stake?: bigint, register?: boolean, config?: Partial<Record<keyof NodeConfig, unknown>> }): Promise<{ node: ProviderNode, owner: KeyWallet, identity: Identity }>
-  addClient(funds?: bigint): Promise<{ client: SilkClient, wallet: KeyWallet }>
+  addClient(funds?: bigint, options?: Partial<SilkClientOptions>): Promise<{ client: SilkClient, wallet: KeyWallet }>
   /**
    * A registered node that misbehaves: its inference is wrapped by `inference`, and its receipts
    * may be signed with another key (`signer`). Used to prove clients catch such nodes.
@@ -160,13 +160,14 @@ export async function startLocalNet (): Promise<LocalNet> {
       }
       return await start()
     },
-    async addClient (funds = toNano('50')) {
+    async addClient (funds = toNano('50'), options = {}) {
       const w = await wallet(devnet, funds)
       const client = new SilkClient({
         chain,
         registry: registry.address,
         wallet: { address: w.address, sender: walletSender(chain, w) },
-        clientKey: w.keyPair
+        clientKey: w.keyPair,
+        ...options
       })
       await client.start()
       clients.push(client)

@@ -1,10 +1,13 @@
 export const JOB_PROTOCOL = '/silk/job/1.0.0'
 
 export const FRAME_LIMITS = {
-  /** largest frame either side accepts; a longer length prefix ends the session */
-  maxFrameBytes: 16 * 1024 * 1024,
+  /**
+   * largest frame either side accepts; a longer length prefix ends the session. libp2p streams
+   * buffer at most 4 MiB unread (and reset beyond), so frames stay below that.
+   */
+  maxFrameBytes: 3 * 1024 * 1024,
   /** largest single tensor */
-  maxTensorBytes: 8 * 1024 * 1024,
+  maxTensorBytes: 3 * 1024 * 1024,
   maxTensors: 32,
   maxModels: 256,
   maxTexts: 64,

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { toNano } from '@ton/core'
+import { float32Tensor, ProviderRejectedError } from '../client/index.ts'
+import { ConfigError, parseNodeConfig } from '../node/config.ts'
+import { startLocalNet, type LocalNet } from './localnet.ts'
+
+const x = float32Tensor('x', [1, 64], new Array(64).fill(0.1))
+
+describe('the confidential tier through the whole stack (development attestation on the local chain)', () => {
+  let net: LocalNet
+  let attested: string
+  let plain: string
+  beforeAll(async () => {
+    net = await startLocalNet()
+    attested = (await net.addNode({ config: { tee: { kind: 'dev' } } })).node.addresses[0]!.toString()
+    plain = (await net.addNode()).node.addresses[0]!.toString()
+  })
+  afterAll(async () => { await net?.close() })
+
+  it("tee: 'required' accepts an attested node and every result says which tier served it", async () => {
+    const { client } = await net.addClient(toNano('5'), { tee: 'required' })
+    const provider = await client.connect(attested)
+    expect(provider.tee.tier).toBe('dev')
+    await client.openChannel(provider, toNano('0.5'))
+    const res = await provider.session.run('mlp-64-10', [x])
+    expect(res.tier).toBe('dev')
+    await provider.session.close()
+  })
+
+  it("tee: 'required' refuses a node without attestation; 'preferred' takes it at tier none", async () => {
+    const { client: strict } = await net.addClient(toNano('1'), { tee: 'required' })
+    const err = await strict.connect(plain).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ProviderRejectedError)
+    expect((err as ProviderRejectedError).reason).toBe('TEE_REQUIRED')
+    const { client: easy } = await net.addClient(toNano('1'), { tee: 'preferred' })
+    const p = await easy.connect(plain)
+    expect(p.tee.tier).toBe('none')
+    await p.session.close()
+  })
+
+  it('a development attestation is refused off the local chain, by clients and by node config', async () => {
+    const { client } = await net.addClient(toNano('1'), { tee: 'required', network: 'testnet' })
+    const err = await client.connect(attested).catch((e: unknown) => e)
+    expect((err as ProviderRejectedError).reason).toBe('TEE_REQUIRED')
+    expect((err as Error).message).toMatch(/development|dev/i)
+    expect(() => parseNodeConfig({
+      keyFile: 'k', providerOwner: '0:' + '11'.repeat(32), modelsDir: 'm', dataDir: 'd', tee: { kind: 'dev' },
+      chain: { network: 'testnet', endpoint: 'http://127.0.0.1:1/jsonRPC', registry: '0:' + '22'.repeat(32) }
+    }, '/tmp')).toThrow(ConfigError)
+  })
+})
