@@ -126,7 +126,7 @@ node.command('start')
   .action(async (o: { config: string }) => {
     const config = await loadNodeConfig(o.config)
     const logger = pino({ level: config.logLevel }, pino.destination(2))
-    const provider = await ProviderNode.fromConfig(config, logger)
+    const provider = await ProviderNode.fromConfig(config, logger, progressBar)
     await provider.start()
     const admin = config.admin !== undefined ? new AdminServer(provider, config.admin, logger) : undefined
     await admin?.start()
@@ -205,6 +205,15 @@ program.command('payouts')
       out(`${new Date(p.time * 1000).toISOString()}  ${fromNano(BigInt(p.amount)).padStart(12)} TON  channel ${p.channel}  ${link(p.txHash)}`)
     }
   })
+
+/** A one-line progress bar on stderr while models load (only on a terminal). */
+function progressBar (p: { loaded: number, total: number, folder?: string }): void {
+  if (!process.stderr.isTTY || p.total === 0) return
+  const width = 24
+  const done = Math.round(width * p.loaded / p.total)
+  const label = p.folder !== undefined ? `loading ${p.folder}` : 'models loaded'
+  process.stderr.write(`\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${p.loaded}/${p.total} ${label}`.padEnd(72) + (p.folder === undefined ? '\n' : ''))
+}
 
 async function earnings (config: NodeConfig): Promise<{ earned: bigint, claimed: bigint, channels: number }> {
   const store = new VoucherStore(config.dataDir)

@@ -189,6 +189,9 @@ export interface ModelStoreLogger {
   error: LogFn
 }
 
+/** Model loading progress: `loaded` of `total` folders done; `folder` is the one loading now. */
+export interface LoadProgress { loaded: number, total: number, folder?: string }
+
 export interface ModelStoreOptions {
   /** Folder whose subfolders each hold a manifest.json and its model file. */
   dir: string
@@ -199,6 +202,8 @@ export interface ModelStoreOptions {
   maxInputBytes?: number
   /** Threads per session (default 1). Any fixed value keeps deterministic models byte-stable on one machine. */
   intraOpThreads?: number
+  /** told before each model folder is loaded and once at the end (for a progress bar) */
+  onProgress?: (progress: LoadProgress) => void
 }
 
 export function modelHash (bytes: Uint8Array): Buffer {
@@ -267,6 +272,7 @@ export class ModelStore {
   readonly #dir: string
   readonly #requestedProviders: ExecutionProvider[]
   readonly #log: ModelStoreLogger
+  readonly #onProgress: ((p: LoadProgress) => void) | undefined
   readonly #maxInputBytes: number
   readonly #intraOpThreads: number
   #providers: ExecutionProvider[] = []
@@ -283,6 +289,7 @@ export class ModelStore {
     this.#log = options.logger ?? NOOP_LOGGER
     this.#maxInputBytes = options.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES
     this.#intraOpThreads = options.intraOpThreads ?? 1
+    this.#onProgress = options.onProgress
   }
 
   isStarted (): boolean {
@@ -447,7 +454,8 @@ export class ModelStore {
     const byHash = new Map<string, LoadedModel>()
     const byName = new Map<string, LoadedModel>()
     try {
-      for (const folder of entries) {
+      for (const [index, folder] of entries.entries()) {
+        this.#onProgress?.({ loaded: index, total: entries.length, folder })
         const manifestFile = join(this.#dir, folder, MANIFEST_FILE)
         const manifest = await loadManifest(manifestFile).catch((err: unknown) => {
           // A folder without a manifest is not a model (e.g. scratch files); anything else is an error.
@@ -472,6 +480,7 @@ export class ModelStore {
       await Promise.allSettled([...byHash.values()].map(async (m) => await m.session.release()))
       throw err
     }
+    this.#onProgress?.({ loaded: entries.length, total: entries.length })
     this.#byHash = byHash
     this.#byName = byName
     this.#started = true

@@ -13,7 +13,7 @@ import { AttestationService, DevAttestor, TdxAttestor } from './attestation.ts'
 import { createHost, type Host } from './host.ts'
 import { JobService } from './job-service.ts'
 import { readKeyFile } from './keyfile.ts'
-import { ModelStore } from './models.ts'
+import { ModelStore, type LoadProgress } from './models.ts'
 import { explorerFor, Settlement } from './settlement.ts'
 import { VoucherStore } from './vouchers.ts'
 import { Batcher } from './batcher.ts'
@@ -24,6 +24,8 @@ export interface ProviderNodeOptions {
   identity: Identity
   chain?: TonClient
   logger?: Logger
+  /** model loading progress (the CLI draws a bar with it) */
+  onProgress?: (progress: LoadProgress) => void
 }
 
 /** A provider node: models, libp2p host, job service, voucher store and settlement, wired together. */
@@ -51,7 +53,12 @@ export class ProviderNode {
     this.providerOwner = Address.parse(config.providerOwner)
     const registry = Address.parse(config.chain.registry)
     this.provider = providerAddress(registry, this.providerOwner, identity.keyPair.publicKey)
-    this.models = new ModelStore({ dir: config.modelsDir, executionProviders: config.executionProviders, logger: this.logger })
+    this.models = new ModelStore({
+      dir: config.modelsDir,
+      executionProviders: config.executionProviders,
+      logger: this.logger,
+      ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
+    })
     this.batcher = new Batcher(this.models, config.batching)
     this.vouchers = new VoucherStore(config.dataDir)
     this.settlement = new Settlement(
@@ -60,9 +67,9 @@ export class ProviderNode {
     )
   }
 
-  static async fromConfig (config: NodeConfig, logger?: Logger): Promise<ProviderNode> {
+  static async fromConfig (config: NodeConfig, logger?: Logger, onProgress?: (p: LoadProgress) => void): Promise<ProviderNode> {
     const identity = await readKeyFile(config.keyFile)
-    return new ProviderNode({ config, identity, ...(logger !== undefined ? { logger } : {}) })
+    return new ProviderNode({ config, identity, ...(logger !== undefined ? { logger } : {}), ...(onProgress !== undefined ? { onProgress } : {}) })
   }
 
   get config (): NodeConfig {

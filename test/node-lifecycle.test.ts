@@ -4,14 +4,19 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { toNano } from '@ton/core'
+import { Address, toNano } from '@ton/core'
+import { mnemonicNew } from '@ton/crypto'
 import { pino } from 'pino'
-import { Channel } from '../contracts/index.ts'
+import { Channel, Registry } from '../contracts/index.ts'
 import { float32Tensor } from '../client/index.ts'
 import { ConfigError, parseNodeConfig } from '../node/config.ts'
 import { createKeyFile, KeyFileError, readKeyFile } from '../node/keyfile.ts'
 import { ProviderNode } from '../node/provider-node.ts'
-import { startLocalNet, type LocalNet } from './localnet.ts'
+import { AdminServer } from '../node/admin.ts'
+import { ModelStore } from '../node/models.ts'
+import { MODELS_DIR, startLocalNet, type LocalNet } from './localnet.ts'
+
+const CLI_BIN = new URL('../cli/bin.js', import.meta.url).pathname
 
 const run = promisify(execFile)
 const silk = async (...args: string[]): Promise<{ stdout: string, stderr: string, code: number }> => {
@@ -103,5 +108,56 @@ describe('a node restart loses no voucher', () => {
     } finally {
       await again.stop()
     }
+  })
+})
+
+describe('operator view: metrics, health, status, load progress, registry deploy from the CLI', () => {
+  let net: LocalNet
+  beforeAll(async () => { net = await startLocalNet() })
+  afterAll(async () => { await net?.close() })
+
+  it('the admin endpoint reports health, status and Prometheus metrics that count jobs and earnings', async () => {
+    const { node } = await net.addNode()
+    const admin = new AdminServer(node, { host: '127.0.0.1', port: 0 }, pino({ level: 'silent' }))
+    await admin.start()
+    try {
+      expect(await (await fetch(`${admin.url}/health`)).json()).toEqual({ ok: true })
+      const { client } = await net.addClient()
+      const provider = await client.connect(node.addresses[0]!)
+      await client.openChannel(provider, toNano('1'))
+      await provider.session.run('mlp-64-10', [x(1)])
+      await provider.session.run('mlp-64-10', [x(2)])
+      const metrics = await (await fetch(`${admin.url}/metrics`)).text()
+      expect(metrics).toMatch(/silk_jobs_total\{model="mlp-64-10"\} 2/)
+      expect(metrics).toMatch(/silk_earned_nanoton 100000/)
+      const status = await (await fetch(`${admin.url}/status`)).json() as { earned: string, peerId: string }
+      expect(status.earned).toBe('100000')
+      expect(JSON.stringify(status)).not.toContain(Buffer.from(node.identity.keyPair.secretKey).toString('hex').slice(0, 64))
+      await provider.session.close()
+    } finally {
+      await admin.stop()
+    }
+  })
+
+  it('reports model loading progress from first folder to done', async () => {
+    const seen: Array<{ loaded: number, total: number, folder?: string }> = []
+    const store = new ModelStore({ dir: MODELS_DIR, onProgress: (p) => seen.push(p) })
+    await store.start()
+    await store.stop()
+    expect(seen[0]).toMatchObject({ loaded: 0 })
+    expect(seen.at(-1)).toEqual({ loaded: seen[0]!.total, total: seen[0]!.total })
+  })
+
+  it('`silk deploy` deploys a Registry from a mnemonic in the environment', async () => {
+    const words = await mnemonicNew()
+    const res = await new Promise<{ code: number | null, out: string }>((resolve) => {
+      execFile(process.execPath, [CLI_BIN, 'deploy', '--endpoint', net.devnet.endpoint, '--network', 'local', '--faucet', '--min-stake', '5'],
+        { env: { ...process.env, SILK_MNEMONIC: words.join(' ') } }, (err, stdout, stderr) => { resolve({ code: err === null ? 0 : (err as { code: number }).code, out: stdout + stderr }) })
+    })
+    expect(res.code).toBe(0)
+    for (const w of words) expect(res.out.split(/\W+/)).not.toContain(w)
+    const address = Address.parse(/registry: (\S+)/.exec(res.out)![1]!)
+    const data = await net.chain.open(Registry.createFromAddress(address)).getRegistryData()
+    expect(data.minStake).toBe(toNano('5'))
   })
 })
