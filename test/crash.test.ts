@@ -38,4 +38,32 @@ describe('a node killed with SIGKILL mid-job', () => {
     expect(onChain.seqno).toBe(6)
     await provider.session.close()
   })
+
+  it('killed while claiming, then restarted: no voucher lost and no double claim', async () => {
+    let node = await net.addNodeProcess({ claimThreshold: toNano('100').toString(), claimOnShutdown: false })
+    const { client } = await net.addClient()
+    const provider = await client.connect(node.address)
+    const channel = await client.openChannel(provider, toNano('1'))
+    for (let i = 0; i < 4; i++) await provider.session.run('mlp-64-10', [x(i)])
+    const total = provider.session.paid.amount
+    await provider.session.close()
+
+    void fetch(`${node.admin}/claim`, { method: 'POST' }).catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, 150)) // the claim is on its way to the chain
+    node.child.kill('SIGKILL')
+
+    node = await node.restart()
+    const res = await fetch(`${node.admin}/claim`, { method: 'POST' })
+    const body = await res.json() as { payouts: Array<{ amount: string }> }
+    // either the first claim landed (the restarted node sees it on chain and claims nothing) or it did not (claimed now)
+    expect(body.payouts.map((p) => BigInt(p.amount)).filter((a) => a !== total)).toEqual([])
+    const onChain = await net.chain.open(Channel.createFromAddress(channel)).getChannelData()
+    expect(onChain.paid).toBe(total)
+    const status = await (await fetch(`${node.admin}/status`)).json() as { claimed: string, earned: string }
+    expect(status).toMatchObject({ claimed: total.toString(), earned: total.toString() })
+    // the owner was paid once
+    const txs = await net.chain.getTransactions(node.owner.address, { limit: 20 })
+    const payouts = txs.filter((t) => t.inMessage?.info.src?.toString() === channel.toString())
+    expect(payouts).toHaveLength(1)
+  })
 })

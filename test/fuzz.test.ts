@@ -5,6 +5,10 @@ import {
   parseVoucher, ProtocolError, toWireTensor
 } from '../protocol/index.ts'
 import { ConfigError, parseNodeConfig } from '../node/config.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { decodeAdvert, decodeAdvertRequest, decodeAdvertResponse, encodeAdvertResponse, signAdvert } from '../protocol/advert.ts'
+import { AttestationError, decodeAttestRequest, decodeAttestResponse, encodeAttestRequest, encodeAttestResponse } from '../protocol/attestation.ts'
 
 // Every decoder gets 10,000 random and mutated inputs: none may crash or throw anything but its
 // typed error. A seeded PRNG makes a failure reproducible.
@@ -111,6 +115,36 @@ describe('fuzzing every decoder (10,000 inputs each)', () => {
       }
     }
     expect(typed).toBeGreaterThan(RUNS / 2)
+  })
+
+  it('adverts (gossip and /silk/advert responses) and attestation messages', async () => {
+    const key = await generateKeyPair('Ed25519')
+    const peerId = peerIdFromPrivateKey(key)
+    const signed = await signAdvert({
+      peerId, provider: channel.toString(), providerOwner: channel.toString(),
+      models: [{ hash: new Uint8Array(32).fill(9), name: 'm', task: 'tensor', pricePerUnit: 5n }],
+      capacity: 4, tee: 'none', expires: Math.floor(Date.now() / 1000) + 600, seq: 1n, addrs: []
+    }, key)
+    const advertBytes = encodeAdvertResponse([signed])
+    let typed = 0
+    for (const input of fuzzInputs([advertBytes, signed.bytes], 6)) {
+      for (const decode of [async () => await decodeAdvert(input), async () => await decodeAdvertResponse(input), async () => { decodeAdvertRequest(input) }]) {
+        try { await decode() } catch (err) {
+          if (!(err instanceof ProtocolError)) throw new Error(`untyped advert failure: ${String(err)}`)
+          typed++
+        }
+      }
+    }
+    const evidence = encodeAttestResponse({ evidence: { kind: 'dev', expiresAt: 1_900_000_000, quote: new Uint8Array(200).fill(3) } })
+    for (const input of fuzzInputs([evidence, encodeAttestRequest()], 7)) {
+      for (const decode of [() => decodeAttestResponse(input), () => { decodeAttestRequest(input) }]) {
+        try { decode() } catch (err) {
+          if (!(err instanceof AttestationError) && !(err instanceof ProtocolError)) throw new Error(`untyped attestation failure: ${String(err)}`)
+          typed++
+        }
+      }
+    }
+    expect(typed).toBeGreaterThan(RUNS)
   })
 
   it('config files: JSON text through the config schema', () => {
