@@ -13,6 +13,7 @@ import { ChannelError, ConnectionError, ProviderRejectedError } from './errors.t
 import { DiscoveryError, ProviderFinder, type FindProvidersOptions } from './discovery.ts'
 import { finishClose, startClose, topUpChannel } from './channels.ts'
 import { ProviderSession } from './session.ts'
+import { ChainCache } from './chain-cache.ts'
 import { AttestationVerifier, PccsCollateral, registryAllowList, type CollateralSource } from './attestation.ts'
 import type { TeePolicy, TeeTier, Verdict } from '../protocol/attestation.ts'
 
@@ -44,6 +45,8 @@ export interface SilkClientOptions {
   tee?: TeePolicy
   /** the chain's network; development attestations are accepted only on 'local'. Default 'local' */
   network?: 'local' | 'testnet' | 'mainnet'
+  /** how long chain reads (registry parameters, provider records, the model allow-list) are reused, ms; default 10 s */
+  chainCacheMs?: number
   /** where TDX collateral comes from (default: Intel's PCS) and which TCB statuses pass */
   attestation?: { collateral?: CollateralSource, acceptedTcbStatuses?: readonly string[] }
 }
@@ -71,12 +74,14 @@ export interface VerifiedProvider {
  */
 export class SilkClient {
   private readonly attestation: AttestationVerifier
+  private readonly reads: ChainCache
   private libp2p?: Libp2p
   private ownsLibp2p = false
   private finder?: ProviderFinder
   private readonly timeoutMs: number
 
   constructor (private readonly opts: SilkClientOptions) {
+    this.reads = new ChainCache(opts.chainCacheMs ?? 10_000)
     this.attestation = new AttestationVerifier({
       network: opts.network ?? 'local',
       allowList: registryAllowList(opts.chain, opts.registry),
@@ -157,11 +162,25 @@ export class SilkClient {
         throw new ProviderRejectedError('TEE_REQUIRED', `a verified confidential VM is required: ${decision.error?.message ?? 'no attestation'}`)
       }
       session.tier = decision.tier
+      await this.applyAllowList(session)
       return { session, ...checked, nodeKey, tee: { tier: decision.tier, ...(decision.verdict !== undefined ? { verdict: decision.verdict } : {}) } }
     } catch (err) {
       await session.close()
       throw err
     }
+  }
+
+  /**
+   * When the Registry keeps a model allow-list, the session may only use models on it: a node can
+   * serve anything, but a client pays only for what governance allowed.
+   */
+  private async applyAllowList (session: ProviderSession): Promise<void> {
+    const registry = this.opts.chain.open(Registry.createFromAddress(this.opts.registry))
+    const count = await this.reads.get('model-count', async () => await registry.getModelCount())
+    if (count === 0) return
+    const allowed = await Promise.all(session.models.map(async (m) =>
+      await this.reads.get(`model:${Buffer.from(m.hash).toString('hex')}`, async () => await registry.isModelAllowed(Buffer.from(m.hash)))))
+    session.restrictModels(session.models.filter((_, i) => allowed[i]))
   }
 
   private async verifyProvider (session: ProviderSession, nodeKey: Buffer): Promise<{ provider: Address, providerOwner: Address, stake: bigint }> {
@@ -171,10 +190,10 @@ export class SilkClient {
     if (session.welcome.provider !== '' && !Address.parse(session.welcome.provider).equals(provider)) {
       throw new ProviderRejectedError('WRONG_PROVIDER', 'the node names a Provider contract that is not the one derived from its key')
     }
-    const { minStake } = await chain.open(Registry.createFromAddress(registry)).getRegistryData()
+    const { minStake } = await this.reads.get('registry', async () => await chain.open(Registry.createFromAddress(registry)).getRegistryData())
     let data
     try {
-      data = await chain.open(Provider.createFromAddress(provider)).getProviderData()
+      data = await this.reads.get(`provider:${provider.toRawString()}`, async () => await chain.open(Provider.createFromAddress(provider)).getProviderData())
     } catch {
       throw new ProviderRejectedError('NOT_REGISTERED', `no Provider contract at ${provider.toString()}`)
     }

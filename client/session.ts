@@ -67,7 +67,9 @@ export interface ChannelPosition {
  * before it is paid with the next voucher.
  */
 export class ProviderSession {
-  readonly models: ModelInfo[]
+  /** the models this session may use: what the node serves, less what the Registry does not allow */
+  models: ModelInfo[]
+  private refused: ModelInfo[] = []
   private position: ChannelPosition = { seqno: 0, amount: 0n, root: ZERO_ROOT }
   private channel?: Address
   private nextJobId = 1n
@@ -101,10 +103,18 @@ export class ProviderSession {
     return this.channel
   }
 
+  /** Keeps only `allowed` of the node's models usable (the rest are refused with a clear error). */
+  restrictModels (allowed: ModelInfo[]): void {
+    this.refused = this.models.filter((m) => !allowed.includes(m))
+    this.models = allowed
+  }
+
   model (nameOrHash: string | Uint8Array): ModelInfo {
     const m = this.models.find((m) => typeof nameOrHash === 'string'
       ? m.name === nameOrHash || Buffer.from(m.hash).toString('hex') === nameOrHash
       : Buffer.from(m.hash).equals(Buffer.from(nameOrHash)))
+    const named = (x: ModelInfo): boolean => typeof nameOrHash === 'string' ? x.name === nameOrHash : Buffer.from(x.hash).equals(Buffer.from(nameOrHash))
+    if (m === undefined && this.refused.some(named)) throw new UnknownModelError(`${typeof nameOrHash === 'string' ? nameOrHash : 'this model'} is not on the Registry's model allow-list`)
     if (m === undefined) throw new UnknownModelError(`the provider does not serve ${typeof nameOrHash === 'string' ? nameOrHash : Buffer.from(nameOrHash).toString('hex')}`)
     return m
   }

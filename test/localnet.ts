@@ -32,6 +32,8 @@ export interface LocalNet {
   devnet: Devnet
   chain: TonClient
   registry: Address
+  /** the Registry's owner (governance) */
+  governor: KeyWallet
   dir: string
   addNode(opts?: { stake?: bigint, register?: boolean, config?: Partial<Record<keyof NodeConfig, unknown>> }): Promise<{ node: ProviderNode, owner: KeyWallet, identity: Identity }>
   addClient(funds?: bigint, options?: Partial<SilkClientOptions>): Promise<{ client: SilkClient, wallet: KeyWallet }>
@@ -93,6 +95,7 @@ export async function startLocalNet (): Promise<LocalNet> {
     devnet,
     chain,
     registry: registry.address,
+    governor,
     dir,
     async addNode (opts = {}) {
       const identity = await identityFromSeed(randomBytes(32))
