@@ -25,6 +25,8 @@ export interface AdvertPublisherInit {
   capacity: number
   /** TEE kind; "none" until attestation exists */
   tee?: string
+  /** hash of the node's current attestation evidence, read at every publish (evidence is renewed) */
+  teeEvidence?: () => Promise<Uint8Array | undefined>
   ttlSeconds?: number
   /** default: a third of the TTL */
   refreshSeconds?: number
@@ -131,7 +133,8 @@ export class AdvertPublisher {
       tee: this.init.tee ?? 'none',
       expires: this.#now() + this.ttlSeconds,
       seq: this.#seq,
-      addrs: libp2p.getMultiaddrs().filter((a) => a.bytes.length <= ADVERT_LIMITS.maxAddrBytes).slice(0, ADVERT_LIMITS.maxAddrs)
+      addrs: libp2p.getMultiaddrs().filter((a) => a.bytes.length <= ADVERT_LIMITS.maxAddrBytes).slice(0, ADVERT_LIMITS.maxAddrs),
+      teeEvidence: (await this.init.teeEvidence?.().catch(() => undefined)) ?? new Uint8Array(0)
     }, privateKey)
     this.#current = advert
     try {

@@ -142,6 +142,7 @@ export class ProviderNode {
         models: () => this.models.list().map((m) => ({ hash: m.hash, name: m.name, task: m.task, pricePerUnit: m.pricePerUnit })),
         capacity: config.discovery.capacity ?? config.batching.maxQueue,
         tee: this.attestation.kind,
+        teeEvidence: async () => await this.attestation?.evidenceHash(),
         ttlSeconds: config.discovery.advertTtl,
         ...(config.discovery.advertRefresh !== undefined ? { refreshSeconds: config.discovery.advertRefresh } : {})
       })

@@ -38,6 +38,8 @@ export interface AdvertBody {
   seq: bigint
   /** where the node is reachable (each ends in /p2p/<peerId> when it names a peer at all) */
   addrs: Multiaddr[]
+  /** sha256 of the node's attestation evidence (quotes are too big to gossip); empty without a TEE */
+  teeEvidence: Uint8Array
 }
 
 /** A verified advert: its fields plus the exact signed bytes, to relay unchanged. */
@@ -90,6 +92,7 @@ function checkBody (body: AdvertBody): void {
   }
   if (!Number.isInteger(body.capacity) || body.capacity < 1 || body.capacity > 0xffffffff) throw malformed('capacity must be a whole number ≥ 1')
   checkString(body.tee, 'tee', ADVERT_LIMITS.maxTeeBytes, true)
+  if (body.teeEvidence.length !== 0 && body.teeEvidence.length !== 32) throw malformed('tee evidence hash must be empty or 32 bytes')
   if (!Number.isSafeInteger(body.expires) || body.expires <= 0) throw malformed('expiry is not a unix time')
   if (body.seq <= 0n || body.seq >= 2n ** 64n) throw malformed('seq out of range')
   if (body.addrs.length > ADVERT_LIMITS.maxAddrs) throw malformed(`more than ${ADVERT_LIMITS.maxAddrs} addresses`)
@@ -111,7 +114,8 @@ function toWire (body: AdvertBody): WireBody {
     tee: body.tee,
     expires: BigInt(body.expires),
     seq: body.seq,
-    addrs: body.addrs.map((a) => a.bytes)
+    addrs: body.addrs.map((a) => a.bytes),
+    teeEvidence: body.teeEvidence
   }
 }
 
@@ -167,7 +171,8 @@ async function verifySigned (signed: WireSigned, options: VerifyOptions): Promis
     tee: wire.tee,
     expires: Number(wire.expires),
     seq: wire.seq,
-    addrs
+    addrs,
+    teeEvidence: wire.teeEvidence
   }
   checkBody(body)
   const now = options.now ?? unixNow()

@@ -27,6 +27,13 @@ describe('the confidential tier through the whole stack (development attestation
     await provider.session.close()
   })
 
+  it('the attested node advertises its TEE kind and the hash of the evidence it serves', async () => {
+    const { client } = await net.addClient(toNano('1'), { tee: 'required', discovery: { bootstrap: [attested] } })
+    const [advert] = (await client.findProviders('mlp-64-10', { signal: AbortSignal.timeout(20_000), min: 2 })).filter((a) => a.tee === 'dev')
+    expect(advert).toBeDefined()
+    expect(advert!.teeEvidence).toHaveLength(32)
+  })
+
   it("tee: 'required' refuses a node without attestation; 'preferred' takes it at tier none", async () => {
     const { client: strict } = await net.addClient(toNano('1'), { tee: 'required' })
     const err = await strict.connect(plain).catch((e: unknown) => e)

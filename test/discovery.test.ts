@@ -43,8 +43,9 @@ async function body (key: Ed25519PrivateKey, over: Partial<AdvertBody> = {}): Pr
     expires: unixNow() + 60,
     seq: 1n,
     addrs: [],
+    teeEvidence: new Uint8Array(0),
     ...over
-  }
+  } as AdvertBody
 }
 
 /** A SignedAdvert whose body names one peer and whose signature is by another key. */

@@ -123,7 +123,7 @@ describe('fuzzing every decoder (10,000 inputs each)', () => {
     const signed = await signAdvert({
       peerId, provider: channel.toString(), providerOwner: channel.toString(),
       models: [{ hash: new Uint8Array(32).fill(9), name: 'm', task: 'tensor', pricePerUnit: 5n }],
-      capacity: 4, tee: 'none', expires: Math.floor(Date.now() / 1000) + 600, seq: 1n, addrs: []
+      capacity: 4, tee: 'none', expires: Math.floor(Date.now() / 1000) + 600, seq: 1n, addrs: [], teeEvidence: new Uint8Array(32).fill(1)
     }, key)
     const advertBytes = encodeAdvertResponse([signed])
     let typed = 0

@@ -171,6 +171,7 @@ export interface AdvertBody {
   expires: bigint
   seq: bigint
   addrs: Uint8Array[]
+  teeEvidence: Uint8Array
 }
 
 export namespace AdvertBody {
@@ -232,6 +233,11 @@ export namespace AdvertBody {
           }
         }
 
+        if ((obj.teeEvidence != null && obj.teeEvidence.byteLength > 0)) {
+          w.uint32(82)
+          w.bytes(obj.teeEvidence)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -245,7 +251,8 @@ export namespace AdvertBody {
           tee: '',
           expires: 0n,
           seq: 0n,
-          addrs: []
+          addrs: [],
+          teeEvidence: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -298,6 +305,10 @@ export namespace AdvertBody {
               }
 
               obj.addrs.push(reader.bytes())
+              break
+            }
+            case 10: {
+              obj.teeEvidence = reader.bytes()
               break
             }
             default: {
@@ -402,6 +413,13 @@ export namespace AdvertBody {
 
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.teeEvidence`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -479,6 +497,11 @@ export namespace AdvertBody {
     value: Uint8Array
   }
 
+  export interface AdvertBodyTeeEvidenceFieldEvent {
+    field: '$.teeEvidence'
+    value: Uint8Array
+  }
+
   export function encode (obj: Partial<AdvertBody>): Uint8Array {
     return encodeMessage(obj, AdvertBody.codec())
   }
@@ -487,7 +510,7 @@ export namespace AdvertBody {
     return decodeMessage(buf, AdvertBody.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AdvertBody>): Generator<AdvertBodyPeerIdFieldEvent | AdvertBodyProviderFieldEvent | AdvertBodyProviderOwnerFieldEvent | AdvertBodyModelsHashFieldEvent | AdvertBodyModelsNameFieldEvent | AdvertBodyModelsTaskFieldEvent | AdvertBodyModelsPricePerUnitFieldEvent | AdvertBodyCapacityFieldEvent | AdvertBodyTeeFieldEvent | AdvertBodyExpiresFieldEvent | AdvertBodySeqFieldEvent | AdvertBodyAddrsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AdvertBody>): Generator<AdvertBodyPeerIdFieldEvent | AdvertBodyProviderFieldEvent | AdvertBodyProviderOwnerFieldEvent | AdvertBodyModelsHashFieldEvent | AdvertBodyModelsNameFieldEvent | AdvertBodyModelsTaskFieldEvent | AdvertBodyModelsPricePerUnitFieldEvent | AdvertBodyCapacityFieldEvent | AdvertBodyTeeFieldEvent | AdvertBodyExpiresFieldEvent | AdvertBodySeqFieldEvent | AdvertBodyAddrsFieldEvent | AdvertBodyTeeEvidenceFieldEvent> {
     return streamMessage(buf, AdvertBody.codec(), opts)
   }
 }
