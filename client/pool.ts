@@ -1,4 +1,5 @@
 import type { Tensor } from '../protocol/tensor.ts'
+import { tierRank, type TeePolicy, type TeeTier } from '../protocol/attestation.ts'
 import type { SilkClient, VerifiedProvider } from './client.ts'
 import { InvalidReceiptError, isRetryable, JobFailedError, ProviderRejectedError, SilkError, UnknownModelError } from './errors.ts'
 import { withRetry, type RetryOptions } from './retry.ts'
@@ -10,6 +11,8 @@ export interface Candidate {
   address: string
   pricePerUnit?: bigint
   stake?: bigint
+  /** TEE kind from the provider's advert ('tdx', 'dev', 'none'), when known */
+  tee?: string
 }
 
 export interface ProviderPoolOptions {
@@ -21,6 +24,11 @@ export interface ProviderPoolOptions {
   topUpBelow?: bigint
   /** refuse providers that charge more per unit */
   maxPricePerUnit?: bigint
+  /**
+   * confidential tier: 'required' skips providers whose advert says they have no TEE (the client's
+   * own tee policy still checks the attestation on connect); 'preferred' tries attested ones first
+   */
+  tee?: TeePolicy
   retry?: RetryOptions
   /** how long a provider that failed is left alone, ms; default 30 s */
   cooldownMs?: number
@@ -45,6 +53,7 @@ interface Entry {
   latencyMs: number
   inFlight: number
   failedUntil: number
+  tee?: string
   /** a top-up on its way to the chain; jobs wait for it */
   topping?: Promise<void>
 }
@@ -137,15 +146,18 @@ export class ProviderPool {
         if (c.pricePerUnit !== undefined) known.pricePerUnit = c.pricePerUnit
         continue
       }
-      this.entries.set(c.address, { address: c.address, pricePerUnit: c.pricePerUnit ?? 0n, stake: c.stake ?? 0n, latencyMs: 0, inFlight: 0, failedUntil: 0 })
+      this.entries.set(c.address, { address: c.address, pricePerUnit: c.pricePerUnit ?? 0n, stake: c.stake ?? 0n, latencyMs: 0, inFlight: 0, failedUntil: 0, ...(c.tee !== undefined ? { tee: c.tee } : {}) })
     }
   }
 
   private order (entries: Entry[]): Entry[] {
     const max = this.options.maxPricePerUnit
+    const policy = this.options.tee ?? 'off'
+    const rank = (e: Entry): number => policy === 'preferred' ? tierRank((e.tee ?? 'none') as TeeTier) : 0
     return entries
       .filter((e) => max === undefined || e.pricePerUnit <= max)
-      .sort((a, b) => a.inFlight - b.inFlight ||
+      .filter((e) => policy !== 'required' || e.tee !== 'none')
+      .sort((a, b) => rank(a) - rank(b) || a.inFlight - b.inFlight ||
         (a.pricePerUnit < b.pricePerUnit ? -1 : a.pricePerUnit > b.pricePerUnit ? 1 : 0) ||
         a.latencyMs - b.latencyMs ||
         (a.stake > b.stake ? -1 : a.stake < b.stake ? 1 : 0))

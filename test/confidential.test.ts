@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNano } from '@ton/core'
-import { float32Tensor, ProviderRejectedError } from '../client/index.ts'
+import { float32Tensor, ProviderPool, ProviderRejectedError } from '../client/index.ts'
 import { ConfigError, parseNodeConfig } from '../node/config.ts'
 import { startLocalNet, type LocalNet } from './localnet.ts'
 
@@ -43,6 +43,20 @@ describe('the confidential tier through the whole stack (development attestation
     const p = await easy.connect(plain)
     expect(p.tee.tier).toBe('none')
     await p.session.close()
+  })
+
+  it('provider selection honours the policy: attested first when preferred, unattested skipped when required', async () => {
+    const { client } = await net.addClient(toNano('3'), { tee: 'preferred' })
+    const candidates = async () => [{ address: plain, tee: 'none' }, { address: attested, tee: 'dev' }]
+    const preferred = new ProviderPool(client, { candidates, deposit: toNano('0.2'), tee: 'preferred' })
+    const res = await preferred.run('mlp-64-10', [x])
+    expect(res.address).toBe(attested)
+    expect(res.tier).toBe('dev')
+    expect((await preferred.ranked('mlp-64-10')).map((e) => e.address)).toEqual([attested, plain])
+    const required = new ProviderPool(client, { candidates, deposit: toNano('0.2'), tee: 'required' })
+    expect((await required.ranked('mlp-64-10')).map((e) => e.address)).toEqual([attested])
+    await preferred.close()
+    await required.close()
   })
 
   it('a development attestation is refused off the local chain, by clients and by node config', async () => {
