@@ -4,6 +4,6 @@ export { modelCid, type Advert, type AdvertModel, type ModelQuery } from '../pro
 export { ProviderSession, type JobResult, type ClassifyResult, type ChatResult, type ChatRequest, type ChatStream, type PaidJob, type RunOptions, type ChannelPosition } from './session.ts'
 export * from './errors.ts'
 export { float32Tensor, float32Values, hashTensors, type Tensor } from '../protocol/tensor.ts'
-export { ProviderPool, NoProviderError, type Candidate, type ProviderPoolOptions, type PoolResult } from './pool.ts'
+export { ProviderPool, NoProviderError, discoveredCandidates, type Candidate, type ProviderPoolOptions, type PoolResult } from './pool.ts'
 export { withRetry, type RetryOptions } from './retry.ts'
 export { SpotChecker, submitEquivocation, type EquivocationReport, type SpotCheckOutcome, type SpotCheckOptions } from './spot-check.ts'

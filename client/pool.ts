@@ -16,8 +16,8 @@ export interface Candidate {
 }
 
 export interface ProviderPoolOptions {
-  /** where candidates for a model come from (discovery, or a fixed list) */
-  candidates: (model: string, signal?: AbortSignal) => Promise<Candidate[]>
+  /** where candidates for a model come from; default: the client's discovery (verified adverts) */
+  candidates?: (model: string, signal?: AbortSignal) => Promise<Candidate[]>
   /** deposit of each new channel, nanoton */
   deposit: bigint
   /** top the channel up by `deposit` when less than this is left; default deposit / 10 */
@@ -56,6 +56,21 @@ interface Entry {
   tee?: string
   /** a top-up on its way to the chain; jobs wait for it */
   topping?: Promise<void>
+}
+
+/** Providers of a model from the client's verified adverts (gossip and DHT), as pool candidates. */
+export async function discoveredCandidates (client: SilkClient, model: string, signal?: AbortSignal): Promise<Candidate[]> {
+  const adverts = await client.findProviders(model, signal !== undefined ? { signal } : {})
+  return adverts.flatMap((a) => {
+    const addr = a.addrs[0]?.toString()
+    if (addr === undefined) return []
+    const price = a.models.find((m) => m.name === model)?.pricePerUnit
+    return [{
+      address: addr.includes('/p2p/') ? addr : `${addr}/p2p/${a.peerId.toString()}`,
+      tee: a.tee,
+      ...(price !== undefined ? { pricePerUnit: price } : {})
+    }]
+  })
 }
 
 /** Failures after which another provider may do better. */
@@ -140,7 +155,8 @@ export class ProviderPool {
   }
 
   private async refresh (model: string, signal?: AbortSignal): Promise<void> {
-    for (const c of await this.options.candidates(model, signal)) {
+    const candidates = this.options.candidates ?? (async (m: string, s?: AbortSignal) => await discoveredCandidates(this.client, m, s))
+    for (const c of await candidates(model, signal)) {
       const known = this.entries.get(c.address)
       if (known !== undefined) {
         if (c.pricePerUnit !== undefined) known.pricePerUnit = c.pricePerUnit

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Address } from '@ton/core'
 import { z } from 'zod'
+import { nanotonField, tonAddressField } from '../protocol/config-fields.ts'
 import { DEFAULTS } from './constants.ts'
 
 export class GatewayConfigError extends Error {
@@ -9,15 +10,8 @@ export class GatewayConfigError extends Error {
   readonly code = 'BAD_CONFIG'
 }
 
-const address = z.string().refine((s) => Address.isFriendly(s) || Address.isRaw(s), 'not a TON address')
-const nanoton = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
-  try {
-    const n = BigInt(v)
-    if (n >= 0n) return n
-  } catch {}
-  ctx.addIssue({ code: 'custom', message: 'not a non-negative whole number of nanoton' })
-  return z.NEVER
-})
+const address = tonAddressField
+const nanoton = nanotonField
 const peerMultiaddr = z.string().refine((s) => {
   try {
     return multiaddr(s).getComponents().at(-1)?.name === 'p2p'

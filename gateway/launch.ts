@@ -1,7 +1,7 @@
 import { Address } from '@ton/core'
 import type { Logger } from 'pino'
 import { chainClient, walletSender, type KeyWallet } from '../chain/index.ts'
-import { ProviderPool, SilkClient, type Candidate } from '../client/index.ts'
+import { discoveredCandidates, ProviderPool, SilkClient, type Candidate } from '../client/index.ts'
 import type { GatewayConfig } from './config.ts'
 import { startGateway, type Gateway, type GatewayModel } from './server.ts'
 
@@ -28,7 +28,7 @@ export async function launchGateway (config: GatewayConfig, secrets: GatewaySecr
   })
   await client.start()
   const pool = new ProviderPool(client, {
-    candidates: async (model, signal) => fixed.length > 0 ? fixed.map((address) => ({ address })) : await discovered(client, model, signal),
+    candidates: async (model, signal) => fixed.length > 0 ? fixed.map((address) => ({ address })) : await discoveredCandidates(client, model, signal),
     deposit: config.deposit,
     ...(config.maxPricePerUnit !== undefined ? { maxPricePerUnit: config.maxPricePerUnit } : {})
   })
@@ -60,17 +60,6 @@ export async function launchGateway (config: GatewayConfig, secrets: GatewaySecr
     await client.stop()
     throw err
   }
-}
-
-/** Providers of a model from verified adverts, as pool candidates. */
-async function discovered (client: SilkClient, model: string, signal?: AbortSignal): Promise<Candidate[]> {
-  const adverts = await client.findProviders(model, signal !== undefined ? { signal } : {})
-  return adverts.flatMap((a) => {
-    const addr = a.addrs[0]?.toString()
-    if (addr === undefined) return []
-    const price = a.models.find((m) => m.name === model)?.pricePerUnit
-    return [{ address: addr.includes('/p2p/') ? addr : `${addr}/p2p/${a.peerId.toString()}`, ...(price !== undefined ? { pricePerUnit: price } : {}) }]
-  })
 }
 
 /** The text models the fixed providers serve, read from their Welcome (each checked on chain). */

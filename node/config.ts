@@ -3,21 +3,15 @@ import { dirname, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Address } from '@ton/core'
 import { z } from 'zod'
+import { nanotonField, tonAddressField } from '../protocol/config-fields.ts'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
   readonly code = 'BAD_CONFIG'
 }
 
-const address = z.string().refine((s) => Address.isFriendly(s) || Address.isRaw(s), 'not a TON address')
-const nanoton = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
-  try {
-    const n = BigInt(v)
-    if (n >= 0n) return n
-  } catch {}
-  ctx.addIssue({ code: 'custom', message: 'not a non-negative whole number of nanoton' })
-  return z.NEVER
-})
+const address = tonAddressField
+const nanoton = nanotonField
 
 const peerMultiaddr = z.string().refine((s) => {
   try {

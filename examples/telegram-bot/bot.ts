@@ -7,7 +7,7 @@ import { Bot, type Context } from 'grammy'
 import type { UserFromGetMe } from 'grammy/types'
 import { pino, type Logger } from 'pino'
 import { chainClient, walletFromKey, walletSender } from '../../chain/index.ts'
-import { ProviderPool, SilkClient, type Candidate, type ChatRequest } from '../../client/index.ts'
+import { discoveredCandidates, ProviderPool, SilkClient, type Candidate, type ChatRequest } from '../../client/index.ts'
 import type { ChatTurn, ScoredLabel } from '../../protocol/text.ts'
 
 /** What the bot needs of a ProviderPool. */
@@ -167,13 +167,7 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
   const pool = new ProviderPool(client, {
     candidates: async (model, signal): Promise<Candidate[]> => {
       if (fixed.length > 0) return fixed.map((address) => ({ address }))
-      const adverts = await client.findProviders(model, signal !== undefined ? { signal } : {})
-      return adverts.flatMap((a) => {
-        const addr = a.addrs[0]?.toString()
-        if (addr === undefined) return []
-        const price = a.models.find((m) => m.name === model)?.pricePerUnit
-        return [{ address: addr.includes('/p2p/') ? addr : `${addr}/p2p/${a.peerId.toString()}`, ...(price !== undefined ? { pricePerUnit: price } : {}) }]
-      })
+      return await discoveredCandidates(client, model, signal)
     },
     deposit: toNano(env.SILK_DEPOSIT ?? '0.5')
   })
