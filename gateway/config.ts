@@ -26,6 +26,7 @@ const peerMultiaddr = z.string().refine((s) => {
  */
 export const GatewayConfigSchema = z.strictObject({
   chain: z.strictObject({
+    network: z.enum(['local', 'testnet', 'mainnet']).default('local'),
     endpoint: z.url(),
     apiKey: z.string().optional(),
     registry: address
@@ -38,6 +39,10 @@ export const GatewayConfigSchema = z.strictObject({
   deposit: nanoton.default(500_000_000n),
   /** refuse providers that charge more per unit, nanoton */
   maxPricePerUnit: nanoton.optional(),
+  /** confidential tier: 'required' serves only from attested confidential VMs whose measurement the Registry allows */
+  tee: z.enum(['required', 'preferred', 'off']).default('off'),
+  /** TCB statuses of TDX quotes to accept (default only 'UpToDate') */
+  acceptedTcbStatuses: z.array(z.string()).optional(),
   /** the models to offer; unset = what the `providers` serve */
   models: z.array(z.strictObject({ id: z.string().min(1), task: z.enum(['text-generation', 'text-classification']) })).min(1).optional(),
   host: z.string().default('127.0.0.1'),

@@ -24,12 +24,16 @@ export async function launchGateway (config: GatewayConfig, secrets: GatewaySecr
     wallet: { address: secrets.wallet.address, sender: walletSender(chain, secrets.wallet) },
     clientKey: secrets.wallet.keyPair,
     ...(config.jobTimeoutMs !== undefined ? { timeoutMs: config.jobTimeoutMs } : {}),
-    discovery: fixed.length > 0 ? false : { bootstrap: config.bootstrap }
+    discovery: fixed.length > 0 ? false : { bootstrap: config.bootstrap },
+    network: config.chain.network,
+    tee: config.tee,
+    ...(config.acceptedTcbStatuses !== undefined ? { attestation: { acceptedTcbStatuses: config.acceptedTcbStatuses } } : {})
   })
   await client.start()
   const pool = new ProviderPool(client, {
     candidates: async (model, signal) => fixed.length > 0 ? fixed.map((address) => ({ address })) : await discoveredCandidates(client, model, signal),
     deposit: config.deposit,
+    tee: config.tee,
     ...(config.maxPricePerUnit !== undefined ? { maxPricePerUnit: config.maxPricePerUnit } : {})
   })
   try {

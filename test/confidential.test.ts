@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNano } from '@ton/core'
 import { float32Tensor, ProviderPool, ProviderRejectedError } from '../client/index.ts'
 import { ConfigError, parseNodeConfig } from '../node/config.ts'
+import OpenAI from 'openai'
+import { pino } from 'pino'
+import { launchGateway, parseGatewayConfig } from '../gateway/index.ts'
 import { startLocalNet, type LocalNet } from './localnet.ts'
 
 const x = float32Tensor('x', [1, 64], new Array(64).fill(0.1))
@@ -57,6 +60,27 @@ describe('the confidential tier through the whole stack (development attestation
     expect((await required.ranked('mlp-64-10')).map((e) => e.address)).toEqual([attested])
     await preferred.close()
     await required.close()
+  })
+
+  it("the gateway with tee 'required' answers from the attested node, says so, and refuses to use an unattested one", async () => {
+    const { wallet } = await net.addClient(toNano('3'))
+    const base = { chain: { network: 'local', endpoint: net.devnet.endpoint, registry: net.registry.toString() }, deposit: '100000000', port: 0, tee: 'required' }
+    const good = await launchGateway(parseGatewayConfig({ ...base, providers: [attested] }), { wallet, apiKeys: [] }, pino({ level: 'silent' }))
+    try {
+      const api = new OpenAI({ baseURL: `${good.url}/v1`, apiKey: 'x', maxRetries: 0 })
+      const r = await api.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 })
+      expect((r as unknown as { silk: { tier: string } }).silk.tier).toBe('dev')
+    } finally {
+      await good.close()
+    }
+    const bad = await launchGateway(parseGatewayConfig({ ...base, providers: [plain], models: [{ id: 'tiny-chat', task: 'text-generation' }] }), { wallet, apiKeys: [] }, pino({ level: 'silent' }))
+    try {
+      const api = new OpenAI({ baseURL: `${bad.url}/v1`, apiKey: 'x', maxRetries: 0 })
+      const err = await api.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }).catch((e: unknown) => e)
+      expect((err as { status?: number }).status).toBeGreaterThanOrEqual(500)
+    } finally {
+      await bad.close()
+    }
   })
 
   it('a development attestation is refused off the local chain, by clients and by node config', async () => {
