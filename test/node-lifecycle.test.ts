@@ -160,4 +160,30 @@ describe('operator view: metrics, health, status, load progress, registry deploy
     const data = await net.chain.open(Registry.createFromAddress(address)).getRegistryData()
     expect(data.minStake).toBe(toNano('5'))
   })
+
+  it('no key material reaches the logs, even at debug level and through errors and claims', async () => {
+    const { node, identity } = await net.addNode()
+    await node.stop()
+    const lines: string[] = []
+    const logger = pino({ level: 'debug' }, { write: (line: string) => { lines.push(line) } })
+    const again = new ProviderNode({ config: node.config, identity, chain: net.chain, logger })
+    await again.start()
+    try {
+      const { client } = await net.addClient()
+      const provider = await client.connect(again.addresses[0]!)
+      await client.openChannel(provider, toNano('1'))
+      await provider.session.run('mlp-64-10', [x(3)])
+      await provider.session.run('mlp-64-10', [float32Tensor('x', [1, 3], [1, 2, 3])]).catch(() => {})
+      await provider.session.close()
+      await again.settlement.claimAll()
+    } finally {
+      await again.stop()
+    }
+    const text = lines.join('')
+    expect(text).toContain('claimed')
+    const secret = Buffer.from(identity.keyPair.secretKey)
+    for (const form of [secret.subarray(0, 32).toString('hex'), secret.toString('hex'), secret.toString('base64'), secret.subarray(0, 32).toString('base64')]) {
+      expect(text).not.toContain(form)
+    }
+  })
 })
