@@ -1,7 +1,7 @@
 import type { Address, Sender } from '@ton/core'
 import type { TonClient } from '@ton/ton'
 import { Channel, type ChannelData } from '../contracts/index.ts'
-import { ChannelError } from './errors.ts'
+import { AbortError, ChannelError } from './errors.ts'
 
 // The client's side of a channel's life on chain: top up, start and finish closing.
 
@@ -15,10 +15,13 @@ export async function readChannel (chain: TonClient, address: Address): Promise<
   }
 }
 
-/** Polls the channel until `done` holds. */
-export async function waitForChannel (chain: TonClient, address: Address, done: (d: ChannelData) => boolean, what: string, timeoutMs = 60_000): Promise<ChannelData> {
-  const deadline = Date.now() + timeoutMs
+export interface WaitOptions { timeoutMs?: number, signal?: AbortSignal }
+
+/** Polls the channel until `done` holds; AbortError when `signal` fires, ChannelError on timeout. */
+export async function waitForChannel (chain: TonClient, address: Address, done: (d: ChannelData) => boolean, what: string, options: WaitOptions = {}): Promise<ChannelData> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000)
   while (Date.now() < deadline) {
+    if (options.signal?.aborted === true) throw new AbortError(`stopped waiting for ${what}`)
     const data = await readChannel(chain, address)
     if (data !== undefined && done(data)) return data
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
@@ -27,22 +30,22 @@ export async function waitForChannel (chain: TonClient, address: Address, done: 
 }
 
 /** Adds `amount` to the deposit and resolves once the channel holds it. */
-export async function topUpChannel (chain: TonClient, sender: Sender, address: Address, amount: bigint): Promise<ChannelData> {
+export async function topUpChannel (chain: TonClient, sender: Sender, address: Address, amount: bigint, options: WaitOptions = {}): Promise<ChannelData> {
   const before = await readChannel(chain, address)
   if (before === undefined || !before.initialized) throw new ChannelError('cannot top up a channel that is not open')
   if (before.closeAt !== 0 || before.closed) throw new ChannelError('cannot top up a closing or closed channel')
   await chain.open(Channel.createFromAddress(address)).sendTopUp(sender, { amount })
-  return await waitForChannel(chain, address, (d) => d.deposit >= before.deposit + amount, 'the top-up')
+  return await waitForChannel(chain, address, (d) => d.deposit >= before.deposit + amount, 'the top-up', options)
 }
 
 /** Starts the close: the provider may still claim until close_at; returns close_at. */
-export async function startClose (chain: TonClient, sender: Sender, address: Address): Promise<number> {
+export async function startClose (chain: TonClient, sender: Sender, address: Address, options: WaitOptions = {}): Promise<number> {
   await chain.open(Channel.createFromAddress(address)).sendStartClose(sender)
-  return (await waitForChannel(chain, address, (d) => d.closeAt !== 0, 'start of the close')).closeAt
+  return (await waitForChannel(chain, address, (d) => d.closeAt !== 0, 'start of the close', options)).closeAt
 }
 
 /** Finishes the close after close_at: the rest of the deposit comes back to the client wallet. */
-export async function finishClose (chain: TonClient, sender: Sender, address: Address): Promise<ChannelData> {
+export async function finishClose (chain: TonClient, sender: Sender, address: Address, options: WaitOptions = {}): Promise<ChannelData> {
   await chain.open(Channel.createFromAddress(address)).sendFinishClose(sender)
-  return await waitForChannel(chain, address, (d) => d.closed, 'the close')
+  return await waitForChannel(chain, address, (d) => d.closed, 'the close', options)
 }

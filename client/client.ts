@@ -4,14 +4,14 @@ import { Address, type Sender } from '@ton/core'
 import type { KeyPair } from '@ton/crypto'
 import type { TonClient } from '@ton/ton'
 import { createLibp2p } from 'libp2p'
-import { Channel, channelAddress, Provider, providerAddress, ProviderState, Registry, type ChannelData } from '../contracts/index.ts'
+import { channelAddress, Provider, providerAddress, ProviderState, Registry, type ChannelData } from '../contracts/index.ts'
 import type { Advert, ModelQuery } from '../protocol/advert.ts'
 import { peerPublicKey } from '../protocol/keys.ts'
 import { transportOptions, type DiscoveryTransportOptions, type SilkLibp2p } from '../protocol/transport.ts'
 import { JOB_PROTOCOL } from '../protocol/wire/constants.ts'
 import { ChannelError, ConnectionError, ProviderRejectedError } from './errors.ts'
 import { DiscoveryError, ProviderFinder, type FindProvidersOptions } from './discovery.ts'
-import { finishClose, startClose, topUpChannel } from './channels.ts'
+import { finishClose, readChannel, startClose, topUpChannel, waitForChannel } from './channels.ts'
 import { ProviderSession } from './session.ts'
 import { ChainCache } from './chain-cache.ts'
 import { AttestationVerifier, PccsCollateral, registryAllowList, type CollateralSource } from './attestation.ts'
@@ -206,56 +206,40 @@ export class SilkClient {
   /** The channel between this client and a provider; undefined until it is opened on chain. */
   async channel (p: Pick<VerifiedProvider, 'providerOwner' | 'nodeKey'>): Promise<{ address: Address, data?: ChannelData }> {
     const address = channelAddress(this.opts.registry, this.opts.wallet.address, this.opts.clientKey.publicKey, p.providerOwner, p.nodeKey)
-    return { address, ...await this.readChannel(address) }
+    const data = await readChannel(this.opts.chain, address)
+    return { address, ...(data !== undefined ? { data } : {}) }
   }
 
   /**
    * Makes sure a channel to the provider is open with at least `deposit` nanoton, opening it through
    * the Registry if needed, and binds the session to it.
    */
-  async openChannel (p: VerifiedProvider, deposit: bigint): Promise<Address> {
+  async openChannel (p: VerifiedProvider, deposit: bigint, options: { signal?: AbortSignal } = {}): Promise<Address> {
     const { address, data } = await this.channel(p)
     if (data?.closed === true || (data !== undefined && data.closeAt !== 0)) throw new ChannelError('the channel to this provider is closed or closing')
     if (data === undefined || !data.initialized) {
       await this.opts.chain.open(Registry.createFromAddress(this.opts.registry)).sendOpenChannel(this.opts.wallet.sender, {
         clientKey: this.opts.clientKey.publicKey, providerOwner: p.providerOwner, nodeKey: p.nodeKey, deposit
       })
-      await this.waitForChannel(address)
+      await waitForChannel(this.opts.chain, address, (d) => d.initialized, 'the channel to open', { timeoutMs: this.opts.channelTimeoutMs ?? 60_000, ...options })
     }
-    await p.session.bind(address)
+    await p.session.bind(address, options)
     return address
   }
 
   /** Adds to a channel's deposit from the client wallet; resolves once the chain holds it. */
-  async topUp (channel: Address, amount: bigint): Promise<void> {
-    await topUpChannel(this.opts.chain, this.opts.wallet.sender, channel, amount)
+  async topUp (channel: Address, amount: bigint, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await topUpChannel(this.opts.chain, this.opts.wallet.sender, channel, amount, options)
   }
 
   /** Starts closing a channel; the provider may claim until the returned close_at (unix seconds). */
-  async closeChannel (channel: Address): Promise<number> {
-    return await startClose(this.opts.chain, this.opts.wallet.sender, channel)
+  async closeChannel (channel: Address, options: { signal?: AbortSignal } = {}): Promise<number> {
+    return await startClose(this.opts.chain, this.opts.wallet.sender, channel, options)
   }
 
   /** After close_at: the unspent deposit returns to the client wallet. */
-  async finishClose (channel: Address): Promise<void> {
-    await finishClose(this.opts.chain, this.opts.wallet.sender, channel)
+  async finishClose (channel: Address, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await finishClose(this.opts.chain, this.opts.wallet.sender, channel, options)
   }
 
-  private async waitForChannel (address: Address): Promise<ChannelData> {
-    const deadline = Date.now() + (this.opts.channelTimeoutMs ?? 60_000)
-    while (Date.now() < deadline) {
-      const { data } = await this.readChannel(address)
-      if (data?.initialized === true) return data
-      await new Promise((resolve) => setTimeout(resolve, 250))
-    }
-    throw new ChannelError(`channel ${address.toString()} did not appear on chain in time`)
-  }
-
-  private async readChannel (address: Address): Promise<{ data?: ChannelData }> {
-    try {
-      return { data: await this.opts.chain.open(Channel.createFromAddress(address)).getChannelData() }
-    } catch {
-      return {}
-    }
-  }
 }
