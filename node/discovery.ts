@@ -85,6 +85,11 @@ export class AdvertPublisher {
     return this.#current
   }
 
+  /** Hex hashes of the models whose DHT provider record this node has spread so far. */
+  get provided (): string[] {
+    return [...this.#provided.keys()]
+  }
+
   async start (): Promise<void> {
     if (this.#started) return
     this.#started = true

@@ -1,4 +1,5 @@
 export { ProviderNode, type ProviderNodeOptions } from './provider-node.ts'
+export { AdvertPublisher, type AdvertPublisherComponents, type AdvertPublisherInit } from './discovery.ts'
 export { NodeConfigSchema, parseNodeConfig, loadNodeConfig, ConfigError, type NodeConfig } from './config.ts'
 export { createKeyFile, readKeyFile, KeyFileError } from './keyfile.ts'
 export { ModelStore } from './models.ts'
