@@ -82,7 +82,8 @@ node.command('init')
   .option('--models <dir>', 'models folder', resolve('models'))
   .option('--listen <multiaddr>', 'libp2p listen address', '/ip4/0.0.0.0/tcp/4001')
   .option('--claim-threshold <ton>', 'claim once a channel owes this much', ton, toNano('1'))
-  .action(async (o: { dir: string, owner: string, registry: string, endpoint: string, network: string, models: string, listen: string, claimThreshold: bigint }) => {
+  .option('--bootstrap <multiaddr...>', 'peers to join the Silk network through (…/p2p/<id>)', [])
+  .action(async (o: { dir: string, owner: string, registry: string, endpoint: string, network: string, models: string, listen: string, claimThreshold: bigint, bootstrap: string[] }) => {
     const dir = resolve(o.dir)
     await mkdir(dir, { recursive: true, mode: 0o700 })
     const identity = await createKeyFile(join(dir, 'node.key'))
@@ -94,6 +95,7 @@ node.command('init')
       dataDir: 'data',
       listen: [o.listen],
       claimThreshold: o.claimThreshold.toString(),
+      discovery: { bootstrap: o.bootstrap },
       admin: { host: '127.0.0.1', port: 4002 }
     }
     await writeFile(join(dir, 'config.json'), JSON.stringify(config, null, 2) + '\n', { flag: 'wx' })
