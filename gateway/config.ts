@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises'
-import { multiaddr } from '@multiformats/multiaddr'
 import { Address } from '@ton/core'
 import { z } from 'zod'
-import { nanotonField, tonAddressField } from '../protocol/config-fields.ts'
+import { issueLines, nanotonField, peerMultiaddrField, tonAddressField } from '../protocol/config-fields.ts'
 import { DEFAULTS } from './constants.ts'
 
 export class GatewayConfigError extends Error {
@@ -12,13 +11,7 @@ export class GatewayConfigError extends Error {
 
 const address = tonAddressField
 const nanoton = nanotonField
-const peerMultiaddr = z.string().refine((s) => {
-  try {
-    return multiaddr(s).getComponents().at(-1)?.name === 'p2p'
-  } catch {
-    return false
-  }
-}, 'not a multiaddr ending in /p2p/<peerId>')
+const peerMultiaddr = peerMultiaddrField
 
 /**
  * `silk gateway --config <file>`. Which chain and providers to trust and what to spend come first;
@@ -61,8 +54,7 @@ export type GatewayConfig = z.output<typeof GatewayConfigSchema>
 export function parseGatewayConfig (raw: unknown, source = 'config'): GatewayConfig {
   const result = GatewayConfigSchema.safeParse(raw)
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-    throw new GatewayConfigError(`${source} is invalid:\n  ${lines.join('\n  ')}`)
+    throw new GatewayConfigError(`${source} is invalid:\n  ${issueLines(result.error)}`)
   }
   return result.data
 }

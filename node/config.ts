@@ -1,9 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { multiaddr } from '@multiformats/multiaddr'
 import { Address } from '@ton/core'
 import { z } from 'zod'
-import { nanotonField, tonAddressField } from '../protocol/config-fields.ts'
+import { issueLines, nanotonField, peerMultiaddrField, tonAddressField } from '../protocol/config-fields.ts'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -13,13 +12,7 @@ export class ConfigError extends Error {
 const address = tonAddressField
 const nanoton = nanotonField
 
-const peerMultiaddr = z.string().refine((s) => {
-  try {
-    return multiaddr(s).getComponents().at(-1)?.name === 'p2p'
-  } catch {
-    return false
-  }
-}, 'not a multiaddr ending in /p2p/<peerId>')
+const peerMultiaddr = peerMultiaddrField
 
 /** How the node is found and stays reachable; see docs/ARCHITECTURE.md, "Discovery". */
 const discovery = z.strictObject({
@@ -103,8 +96,7 @@ export type NodeConfig = z.output<typeof NodeConfigSchema>
 export function parseNodeConfig (raw: unknown, baseDir: string, source = 'config'): NodeConfig {
   const result = NodeConfigSchema.safeParse(raw)
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`)
-    throw new ConfigError(`${source} is invalid:\n  ${lines.join('\n  ')}`)
+    throw new ConfigError(`${source} is invalid:\n  ${issueLines(result.error)}`)
   }
   const c = result.data
   if (c.tee.kind === 'dev' && c.chain.network !== 'local') {

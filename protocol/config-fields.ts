@@ -1,3 +1,4 @@
+import { multiaddr } from '@multiformats/multiaddr'
 import { Address } from '@ton/core'
 import { z } from 'zod'
 
@@ -13,3 +14,16 @@ export const nanotonField = z.union([z.string(), z.number().int()]).transform((v
   ctx.addIssue({ code: 'custom', message: 'not a non-negative whole number of nanoton' })
   return z.NEVER
 })
+
+export const peerMultiaddrField = z.string().refine((s) => {
+  try {
+    return multiaddr(s).getComponents().at(-1)?.name === 'p2p'
+  } catch {
+    return false
+  }
+}, 'not a multiaddr ending in /p2p/<peerId>')
+
+/** Zod issues as lines that name the bad field, for config errors people read. */
+export function issueLines (error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n  ')
+}
