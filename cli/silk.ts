@@ -220,8 +220,7 @@ function progressBar (p: { loaded: number, total: number, folder?: string }): vo
 async function earnings (config: NodeConfig): Promise<{ earned: bigint, claimed: bigint, channels: number }> {
   const store = new VoucherStore(config.dataDir)
   await store.start()
-  const all = store.all()
-  return { earned: all.reduce((s, l) => s + l.amount, 0n), claimed: all.reduce((s, l) => s + l.claimed, 0n), channels: all.length }
+  return store.totals()
 }
 
 program.parseAsync().catch((err: Error) => {

@@ -4,7 +4,7 @@ import { Address, type Sender } from '@ton/core'
 import type { KeyPair } from '@ton/crypto'
 import type { TonClient } from '@ton/ton'
 import { createLibp2p } from 'libp2p'
-import { channelAddress, Provider, providerAddress, ProviderState, Registry, type ChannelData } from '../contracts/index.ts'
+import { channelAddress, Provider, providerAddress, ProviderState, publicKeyToInt, Registry, type ChannelData } from '../contracts/index.ts'
 import type { Advert, ModelQuery } from '../protocol/advert.ts'
 import { peerPublicKey } from '../protocol/keys.ts'
 import { transportOptions, type DiscoveryTransportOptions, type SilkLibp2p } from '../protocol/transport.ts'
@@ -197,7 +197,7 @@ export class SilkClient {
     } catch {
       throw new ProviderRejectedError('NOT_REGISTERED', `no Provider contract at ${provider.toString()}`)
     }
-    if (data.nodeKey !== BigInt('0x' + nodeKey.toString('hex'))) throw new ProviderRejectedError('KEY_MISMATCH', 'the on-chain node key is not the peer\'s key')
+    if (data.nodeKey !== publicKeyToInt(nodeKey)) throw new ProviderRejectedError('KEY_MISMATCH', 'the on-chain node key is not the peer\'s key')
     if (data.stake < minStake) throw new ProviderRejectedError('STAKE_TOO_LOW', `stake ${data.stake} is below the minimum ${minStake}`)
     if (data.state !== ProviderState.active) throw new ProviderRejectedError('NOT_ACTIVE', 'the provider is unbonding or slashed')
     return { provider, providerOwner, stake: data.stake }

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises'
 import { Address } from '@ton/core'
 import { z } from 'zod'
-import { issueLines, nanotonField, peerMultiaddrField, tonAddressField } from '../protocol/config-fields.ts'
+import { issueLines, nanotonField, peerMultiaddrField, readJsonFile, tonAddressField } from '../protocol/config-fields.ts'
 import { DEFAULTS } from './constants.ts'
 
 export class GatewayConfigError extends Error {
@@ -60,17 +59,6 @@ export function parseGatewayConfig (raw: unknown, source = 'config'): GatewayCon
 }
 
 export async function loadGatewayConfig (path: string): Promise<GatewayConfig> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch {
-    throw new GatewayConfigError(`config file ${path} cannot be read`)
-  }
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (err) {
-    throw new GatewayConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`)
-  }
+  const raw = await readJsonFile(path, (message) => new GatewayConfigError(message))
   return parseGatewayConfig(raw, path)
 }

@@ -1,6 +1,6 @@
 import type { Address } from '@ton/core'
 import type { TonClient } from '@ton/ton'
-import { Channel, channelAddress, type ChannelData } from '../contracts/index.ts'
+import { Channel, channelAddress, uint256ToBuffer, type ChannelData } from '../contracts/index.ts'
 
 export interface ChannelState {
   clientKey: Buffer
@@ -33,7 +33,7 @@ export class ChainChannels {
     const expected = channelAddress(this.init.registry, data.client, data.clientKey, this.init.providerOwner, this.init.nodeKey)
     if (!expected.equals(address) || !data.initialized || data.closed || data.closeAt !== 0) return undefined
     return {
-      clientKey: Buffer.from(data.clientKey.toString(16).padStart(64, '0'), 'hex'),
+      clientKey: uint256ToBuffer(data.clientKey),
       deposit: data.deposit,
       paid: data.paid,
       closeAt: data.closeAt

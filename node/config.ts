@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { Address } from '@ton/core'
 import { z } from 'zod'
-import { issueLines, nanotonField, peerMultiaddrField, tonAddressField } from '../protocol/config-fields.ts'
+import { issueLines, nanotonField, peerMultiaddrField, readJsonFile, tonAddressField } from '../protocol/config-fields.ts'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -106,17 +105,6 @@ export function parseNodeConfig (raw: unknown, baseDir: string, source = 'config
 }
 
 export async function loadNodeConfig (path: string): Promise<NodeConfig> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch {
-    throw new ConfigError(`config file ${path} cannot be read`)
-  }
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (err) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(err as Error).message}`)
-  }
+  const raw = await readJsonFile(path, (message) => new ConfigError(message))
   return parseNodeConfig(raw, dirname(resolve(path)), path)
 }

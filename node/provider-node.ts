@@ -153,7 +153,7 @@ export class ProviderNode {
 
   /** What an operator wants to see: identity, addresses, models and what the node is owed. */
   status (): Record<string, unknown> {
-    const ledgers = this.vouchers.all()
+    const totals = this.vouchers.totals()
     return {
       peerId: this.identity.peerId.toString(),
       addresses: this.addresses.map(String),
@@ -161,17 +161,17 @@ export class ProviderNode {
       providerOwner: this.providerOwner.toString(),
       gasWallet: this.settlement.walletAddress.toString(),
       models: this.models.list().map((m) => ({ name: m.name, hash: m.hashHex, pricePerUnit: m.pricePerUnit.toString() })),
-      channels: ledgers.length,
-      earned: ledgers.reduce((sum, l) => sum + l.amount, 0n).toString(),
-      claimed: ledgers.reduce((sum, l) => sum + l.claimed, 0n).toString()
+      channels: totals.channels,
+      earned: totals.earned.toString(),
+      claimed: totals.claimed.toString()
     }
   }
 
   /** Prometheus text for /metrics, with the money gauges brought up to date. */
   async metricsText (): Promise<string> {
-    const ledgers = this.vouchers.all()
-    this.metrics.earned.set(Number(ledgers.reduce((sum, l) => sum + l.amount, 0n)))
-    this.metrics.claimed.set(Number(ledgers.reduce((sum, l) => sum + l.claimed, 0n)))
+    const totals = this.vouchers.totals()
+    this.metrics.earned.set(Number(totals.earned))
+    this.metrics.claimed.set(Number(totals.claimed))
     this.metrics.queueDepth.set(this.batcher.depth)
     return await this.metrics.registry.metrics()
   }

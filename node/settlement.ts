@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { signCell } from '../protocol/cells.ts'
 import type { Identity } from '../protocol/keys.ts'
 import { Channel, Fees, Op } from '../contracts/index.ts'
-import { exitCodeOf, sendAndWait, txHashHex, waitForTransaction, walletFromKey, type KeyWallet } from '../chain/client.ts'
+import { devnetBaseUrl, exitCodeOf, sendAndWait, txHashHex, waitForTransaction, walletFromKey, type KeyWallet } from '../chain/client.ts'
 import type { NodeMetrics } from './metrics.ts'
 import type { ChannelLedger, Payout, VoucherStore } from './vouchers.ts'
 
@@ -168,6 +168,6 @@ function isClaimFrom (tx: Transaction, wallet: Address): boolean {
 export function explorerFor (network: 'local' | 'testnet' | 'mainnet', endpoint: string): (txHash: string) => string {
   if (network === 'testnet') return (h) => `https://testnet.tonviewer.com/transaction/${h}`
   if (network === 'mainnet') return (h) => `https://tonviewer.com/transaction/${h}`
-  const base = endpoint.replace(/\/+$/, '').replace(/\/(api\/v2\/)?jsonRPC$/, '')
+  const base = devnetBaseUrl(endpoint)
   return (h) => `${base}/tx/${h}`
 }

@@ -71,6 +71,12 @@ export class VoucherStore {
     return [...this.ledgers.values()]
   }
 
+  /** What every channel's vouchers are worth and what of it is claimed on chain, in nanoton. */
+  totals (): { earned: bigint, claimed: bigint, channels: number } {
+    const all = this.all()
+    return { earned: all.reduce((s, l) => s + l.amount, 0n), claimed: all.reduce((s, l) => s + l.claimed, 0n), channels: all.length }
+  }
+
   /** Value the node holds vouchers for but has not claimed yet. */
   unclaimed (ledger: ChannelLedger): bigint {
     return ledger.amount - ledger.claimed

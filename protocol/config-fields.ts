@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Address } from '@ton/core'
 import { z } from 'zod'
@@ -26,4 +27,19 @@ export const peerMultiaddrField = z.string().refine((s) => {
 /** Zod issues as lines that name the bad field, for config errors people read. */
 export function issueLines (error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(root)'}: ${i.message}`).join('\n  ')
+}
+
+/** Reads a JSON config file; `fail` makes the role's own typed error from a message naming the file. */
+export async function readJsonFile (path: string, fail: (message: string) => Error): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch {
+    throw fail(`config file ${path} cannot be read`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw fail(`config file ${path} is not valid JSON: ${(err as Error).message}`)
+  }
 }

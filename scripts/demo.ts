@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fromNano, toNano } from '@ton/core'
-import { chainClient, deployRegistry, faucet, registerProvider, txHashHex, waitForTransaction, walletFromKey, walletSender } from '../chain/index.ts'
+import { chainClient, devnetBaseUrl, deployRegistry, faucet, registerProvider, txHashHex, waitForTransaction, walletFromKey, walletSender } from '../chain/index.ts'
 import { float32Tensor, float32Values, SilkClient } from '../client/index.ts'
 import { Channel } from '../contracts/index.ts'
 import { readKeyFile } from '../node/keyfile.ts'
@@ -49,7 +49,7 @@ async function main (): Promise<void> {
     say('1. Local TON chain')
     const { line } = await silk(['devnet', '--port', '0'], (l) => l.startsWith('DEVNET_ENDPOINT='))
     const endpoint = line.slice('DEVNET_ENDPOINT='.length)
-    const base = endpoint.replace(/\/jsonRPC$/, '')
+    const base = devnetBaseUrl(endpoint)
     const chain = chainClient(endpoint)
     say(`   serving the TON HTTP API at ${endpoint} (explorer: ${base}/)`)
 
