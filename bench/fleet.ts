@@ -44,7 +44,7 @@ if (process.send !== undefined && process.argv[2] === 'fleet') {
         clients = await Promise.all(Array.from({ length: req.clients }, async () => {
           const w = walletFromKey(randomBytes(32))
           await faucet(req.baseUrl, w.address, toNano('50'))
-          const client = new SilkClient({ chain, registry, wallet: { address: w.address, sender: walletSender(chain, w) }, clientKey: w.keyPair })
+          const client = new SilkClient({ network: 'local', chain, registry, wallet: { address: w.address, sender: walletSender(chain, w) }, clientKey: w.keyPair })
           await client.start()
           return client
         }))

@@ -46,7 +46,7 @@ import { Op } from '../contracts/index.ts'
 import type { TxRecord } from '../devnet/LocalChain.ts'
 import { Batcher } from '../node/batcher.ts'
 import { ModelStore } from '../node/models.ts'
-import { buildVoucher, signCell, verifyCell, ZERO_ROOT } from '../protocol/cells.ts'
+import { buildVoucher, GLOBAL_IDS, signCell, verifyCell, ZERO_ROOT } from '../protocol/cells.ts'
 import { FEE_BPS, MODELS_DIR, startLocalNet, type LocalNet } from '../test/localnet.ts'
 import { burst, sum, type Burst } from './burst.ts'
 import { fleetInput, type FleetReply, type FleetRequest } from './fleet.ts'
@@ -235,7 +235,7 @@ function meanSync (n: number, fn: () => unknown): number {
   return (performance.now() - t) / n
 }
 const kp = keyPairFromSeed(Buffer.alloc(32, 7))
-const voucherCell = buildVoucher({ channel: new Address(0, Buffer.alloc(32, 1)), seqno: 1, amount: price, receiptsRoot: ZERO_ROOT })
+const voucherCell = buildVoucher({ globalId: GLOBAL_IDS.local, channel: new Address(0, Buffer.alloc(32, 1)), seqno: 1, amount: price, receiptsRoot: ZERO_ROOT })
 const voucherSig = signCell(voucherCell, kp.secretKey)
 if (!verifyCell(voucherCell, voucherSig, kp.publicKey)) throw new Error('signCell / verifyCell do not agree')
 const cellSignMs = meanSync(2000, () => signCell(voucherCell, kp.secretKey))
@@ -301,12 +301,14 @@ try {
   const b = await net.addNode({ config: { claimThreshold: threshold.toString() } })
   const cb = await net.addClient()
   const pb = await cb.client.connect(b.node.addresses[0]!)
-  const channelB = (await cb.client.channel(pb)).address
+  // the channel's address is fixed by its nonce: chosen here so that its balance is counted from the start
+  const nonceB = BigInt(Date.now())
+  const channelB = cb.client.channelAddressFor(pb, nonceB)
   const parties: Array<[string, Address]> = [
     ['client wallet', cb.wallet.address],
     ['registry', net.registry],
     ['channel', channelB],
-    ['node gas wallet', b.node.settlement.walletAddress],
+    ['node gas wallet', b.node.settlement!.walletAddress],
     ['provider owner', b.owner.address]
   ]
   const roleOf = (addr: Address): string => parties.find(([, p]) => p.equals(addr))?.[0] ?? `other ${addr.toString()}`
@@ -324,7 +326,7 @@ try {
   const unsubscribe = chain.onTransaction((rec) => { recorded.push({ rec, phase }) })
 
   const tOpen = performance.now()
-  await cb.client.openChannel(pb, toNano('1'))
+  await cb.client.openChannel(pb, toNano('1'), { nonce: nonceB })
   await waitChainIdle()
   const openMs = performance.now() - tOpen
   phase = 'jobs'
@@ -336,14 +338,14 @@ try {
   // Let a claim the last voucher triggered start, finish, and its payout hops land.
   const tDrain = performance.now()
   await sleep(50)
-  await b.node.settlement.stop() // only waits for queued claims; the node keeps running
+  await b.node.settlement!.stop() // only waits for queued claims; the node keeps running
   await waitChainIdle()
   const drainMs = performance.now() - tDrain
   const ledger = b.node.vouchers.get(channelB)
   const leftover = b.node.vouchers.unclaimed(ledger)
   if (leftover > 0n) {
     phase = 'final claim'
-    await b.node.settlement.claimAll()
+    await b.node.settlement!.claimAll()
     await waitChainIdle()
   }
   unsubscribe()

@@ -4,9 +4,10 @@
 import '../protocol/polyfill.ts'
 import { toNano } from '@ton/core'
 import { createLibp2p } from 'libp2p'
-import { float32Tensor, FrameStream, JOB_PROTOCOL, jobRequest, toWireTensor } from '../protocol/index.ts'
+import { float32Tensor, FrameStream, JOB_PROTOCOL, jobRequest, signCell, toWireTensor } from '../protocol/index.ts'
+import { helloProof } from '../protocol/wire/hello.ts'
 import { transportOptions } from '../protocol/transport.ts'
-import { startLocalNet } from '../test/localnet.ts'
+import { GLOBAL_ID, startLocalNet } from '../test/localnet.ts'
 
 const CLIENTS = 50
 const JOBS = 20
@@ -18,11 +19,11 @@ const net = await startLocalNet()
 const { node } = await net.addNode({ config: { credit: toNano('1').toString() } })
 const addr = node.addresses[0]!
 const channels = await Promise.all(Array.from({ length: CLIENTS }, async () => {
-  const { client } = await net.addClient(toNano('20'))
+  const { client, wallet } = await net.addClient(toNano('20'))
   const provider = await client.connect(addr)
   const channel = await client.openChannel(provider, toNano('10'))
   await provider.session.close()
-  return channel
+  return { channel, key: wallet.keyPair }
 }))
 const hash = node.models.get('mlp-64-10')!.hash
 const x = toWireTensor(float32Tensor('x', [1, 64], new Array(64).fill(0.25)))
@@ -32,9 +33,13 @@ for (let round = 1; round <= ROUNDS; round++) {
   const t0 = performance.now()
   const hosts = await Promise.all(channels.map(async () => await createLibp2p(transportOptions(undefined))))
   const counts = new Map<string, number>()
-  await Promise.all(channels.map(async (channel, i) => {
+  await Promise.all(channels.map(async ({ channel, key }, i) => {
     const frames = new FrameStream(await hosts[i]!.dialProtocol(addr, JOB_PROTOCOL))
-    await frames.write({ hello: { channel: channel.toRawString() } })
+    // bind with the channel client key's proof over the node's fresh nonce
+    await frames.write({ hello: { channel: '', signature: new Uint8Array(0) } })
+    const { nonce } = (await frames.read()).welcome!
+    const proof = helloProof({ globalId: GLOBAL_ID, channel, nodeKey: node.identity.keyPair.publicKey, nonce })
+    await frames.write({ hello: { channel: channel.toRawString(), signature: signCell(proof, key.secretKey) } })
     await frames.read()
     await Promise.all(Array.from({ length: JOBS }, async () => { await frames.write({ job: jobRequest({ jobId: ++jobId, modelHash: hash, inputs: [x] }) }) }))
     for (let seen = 0; seen < JOBS;) {

@@ -10,7 +10,7 @@
 
 import { keyPairFromSecretKey, keyPairFromSeed, type KeyPair } from '@ton/crypto'
 import {
-  Address, beginCell, external, internal, storeMessage, TonClient, WalletContractV4,
+  Address, beginCell, Cell, external, internal, storeMessage, TonClient, WalletContractV4, WalletContractV5R1,
   SendMode, type MessageRelaxed, type Sender, type SenderArguments, type Transaction
 } from '@ton/ton'
 
@@ -132,11 +132,49 @@ export interface KeyWallet {
   keyPair: KeyPair
 }
 
+/** A V5R1 wallet bound to one network (networkWalletFromKey). */
+export interface NetworkKeyWallet {
+  wallet: WalletContractV5R1
+  address: Address
+  keyPair: KeyPair
+  /** config param 19 of the network its wallet_id names */
+  globalId: number
+}
+
+/** Any wallet the helpers below sign for. */
+export type AnyKeyWallet = KeyWallet | NetworkKeyWallet
+
 /**
  * A V4R2 wallet (workchain 0) for a key: a 64-byte Ed25519 secret key (as @ton/crypto makes),
- * a 32-byte seed, or a key pair.
+ * a 32-byte seed, or a key pair. Its address is the same on every network; see networkWalletFromKey.
  */
 export function walletFromKey (key: Buffer | Uint8Array | KeyPair, opts: { walletId?: number } = {}): KeyWallet {
+  const keyPair = keyPairOf(key)
+  const wallet = WalletContractV4.create({ workchain: 0, publicKey: keyPair.publicKey, walletId: opts.walletId })
+  return { wallet, address: wallet.address, keyPair }
+}
+
+/**
+ * A V5R1 wallet (workchain 0) whose wallet_id names the network `globalId` (config param 19;
+ * protocol/cells.ts GLOBAL_IDS): its address, and every transfer it signs, belong to that network
+ * only — a transfer signed on testnet is worthless on mainnet, unlike a V4 wallet's.
+ */
+export function networkWalletFromKey (key: Buffer | Uint8Array | KeyPair, globalId: number): NetworkKeyWallet {
+  const keyPair = keyPairOf(key)
+  const wallet = WalletContractV5R1.create({
+    publicKey: keyPair.publicKey,
+    walletId: { networkGlobalId: globalId, context: { walletVersion: 'v5r1', workchain: 0, subwalletNumber: 0 } }
+  })
+  return { wallet, address: wallet.address, keyPair, globalId }
+}
+
+/** The signed body of a wallet transfer, for either kind of wallet. */
+export function signTransfer (w: AnyKeyWallet, args: { seqno: number, messages: MessageRelaxed[], sendMode: SendMode, validUntil: number }): Cell {
+  const common = { seqno: args.seqno, secretKey: w.keyPair.secretKey, messages: args.messages, sendMode: args.sendMode, timeout: args.validUntil }
+  return w.wallet instanceof WalletContractV5R1 ? w.wallet.createTransfer(common) : w.wallet.createTransfer(common)
+}
+
+function keyPairOf (key: Buffer | Uint8Array | KeyPair): KeyPair {
   let keyPair: KeyPair
   if (key instanceof Uint8Array) {
     const b = Buffer.from(key)
@@ -146,8 +184,7 @@ export function walletFromKey (key: Buffer | Uint8Array | KeyPair, opts: { walle
   } else {
     keyPair = { publicKey: Buffer.from(key.publicKey), secretKey: Buffer.from(key.secretKey) }
   }
-  const wallet = WalletContractV4.create({ workchain: 0, publicKey: keyPair.publicKey, walletId: opts.walletId })
-  return { wallet, address: wallet.address, keyPair }
+  return keyPair
 }
 
 /** Chain time (unix seconds) as the endpoint reports it (`sync_utime`). */
@@ -186,7 +223,7 @@ export interface SentTransfer {
  * Resolves once the endpoint accepted the external message; it rejects when the wallet refuses it
  * (e.g. a stale seqno). The transfers themselves happen later: see `sendAndWait`.
  */
-export async function sendTransfer (client: TonClient, w: KeyWallet, args: TransferArgs): Promise<SentTransfer> {
+export async function sendTransfer (client: TonClient, w: AnyKeyWallet, args: TransferArgs): Promise<SentTransfer> {
   const state = await client.getContractState(w.address)
   const active = state.state === 'active'
   let seqno = args.seqno
@@ -199,12 +236,11 @@ export async function sendTransfer (client: TonClient, w: KeyWallet, args: Trans
     }
   }
   const validUntil = state.timestampt + (args.validForSeconds ?? 60)
-  const body = w.wallet.createTransfer({
+  const body = signTransfer(w, {
     seqno,
-    secretKey: w.keyPair.secretKey,
     messages: args.messages,
     sendMode: args.sendMode ?? (SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS),
-    timeout: validUntil
+    validUntil
   })
   const msg = external({ to: w.address, init: active ? null : w.wallet.init, body })
   const cell = beginCell().store(storeMessage(msg)).endCell()
@@ -219,7 +255,7 @@ export async function sendTransfer (client: TonClient, w: KeyWallet, args: Trans
 }
 
 /** `sendTransfer`, then waits for the wallet's transaction that processed it. */
-export async function sendAndWait (client: TonClient, w: KeyWallet, args: TransferArgs, opts: WaitOptions = {}): Promise<{ sent: SentTransfer, tx: Transaction }> {
+export async function sendAndWait (client: TonClient, w: AnyKeyWallet, args: TransferArgs, opts: WaitOptions = {}): Promise<{ sent: SentTransfer, tx: Transaction }> {
   const sent = await sendTransfer(client, w, args)
   const tx = await waitForTransaction(client, w.address, (t) =>
     t.inMessage?.info.type === 'external-in' && t.inMessage.body.hash().toString('hex') === sent.bodyHash,
@@ -231,7 +267,7 @@ export async function sendAndWait (client: TonClient, w: KeyWallet, args: Transf
  * A @ton/core Sender for contract wrappers that signs with the wallet's key and takes valid_until
  * from chain time (see sendTransfer), unlike TonClient's stock sender.
  */
-export function walletSender (client: TonClient, w: KeyWallet): Sender {
+export function walletSender (client: TonClient, w: AnyKeyWallet): Sender {
   return {
     address: w.address,
     async send (args: SenderArguments): Promise<void> {

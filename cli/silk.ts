@@ -4,16 +4,18 @@ import { Command, InvalidArgumentError } from 'commander'
 import { Address, fromNano, toNano } from '@ton/core'
 import { mnemonicToPrivateKey } from '@ton/crypto'
 import { pino } from 'pino'
+import { loggerOptions } from '../protocol/logging.ts'
 import { chainClient, deployRegistry, faucet, registerProvider, walletFromKey, type KeyWallet } from '../chain/index.ts'
-import { Provider, providerAddress } from '../contracts/index.ts'
+import { Fees, Provider, providerAddress } from '../contracts/index.ts'
 import { startDevnet } from '../devnet/server.ts'
 import { launchGateway, loadGatewayConfig } from '../gateway/index.ts'
-import { AdminServer } from '../node/admin.ts'
+import { ADMIN_TOKEN_ENV, AdminServer } from '../node/admin.ts'
 import { loadNodeConfig, type NodeConfig } from '../node/config.ts'
 import { createKeyFile, readKeyFile } from '../node/keyfile.ts'
 import { ProviderNode } from '../node/provider-node.ts'
-import { explorerFor } from '../node/settlement.ts'
+import { explorerFor, type SettledPayout } from '../node/settlement.ts'
 import { VoucherStore } from '../node/vouchers.ts'
+import { GLOBAL_IDS, globalIdOf, type NetworkName } from '../protocol/cells.ts'
 
 // The only place that reads argv and the environment.
 
@@ -42,7 +44,7 @@ program.command('devnet')
   .option('--port <port>', 'port (0 picks one)', int, 8081)
   .option('--instant', 'deliver whole message cascades at once instead of hop by hop', false)
   .action(async (o: { host: string, port: number, instant: boolean }) => {
-    const devnet = await startDevnet({ host: o.host, port: o.port, delivery: o.instant ? 'instant' : 'realistic', logger: pino({ level: 'warn' }, pino.destination(2)) })
+    const devnet = await startDevnet({ host: o.host, port: o.port, delivery: o.instant ? 'instant' : 'realistic', logger: pino(loggerOptions('warn'), pino.destination(2)) })
     out(`DEVNET_ENDPOINT=${devnet.endpoint}`)
     out(`explorer: ${devnet.baseUrl}/   faucet: POST ${devnet.baseUrl}/faucet {"address","amount"}`)
     const stop = (): void => { void devnet.close().then(() => process.exit(0)) }
@@ -53,7 +55,7 @@ program.command('devnet')
 program.command('deploy')
   .description('deploy the Registry from the wallet whose mnemonic is in SILK_MNEMONIC')
   .requiredOption('--endpoint <url>', 'TON HTTP API JSON-RPC endpoint')
-  .option('--network <network>', 'local | testnet | mainnet', 'local')
+  .requiredOption('--network <network>', 'local | testnet | mainnet (no default: signatures are valid on one network only)')
   .option('--api-key <key>', 'API key for the endpoint')
   .option('--fee-bps <n>', 'protocol fee in basis points', int, 250)
   .option('--min-stake <ton>', 'minimum provider stake', ton, toNano('10'))
@@ -64,9 +66,11 @@ program.command('deploy')
     const deployer = await walletFromEnv('SILK_MNEMONIC')
     if (o.faucet) {
       if (o.network !== 'local') throw new Error('--faucet exists only on the local network')
-      await faucet(o.endpoint, deployer.address, toNano('2'))
+      // the Registry keeps Fees.registryStorageReserve for good; the rest pays the deploy
+      await faucet(o.endpoint, deployer.address, Fees.registryStorageReserve + toNano('1'))
     }
-    const registry = await deployRegistry(chain, deployer, { feeBps: o.feeBps, minStake: o.minStake, closeDelay: o.closeDelay })
+    if (!Object.hasOwn(GLOBAL_IDS, o.network)) throw new InvalidArgumentError(`--network ${o.network}: local, testnet or mainnet`)
+    const registry = await deployRegistry(chain, deployer, { globalId: globalIdOf(o.network as NetworkName), feeBps: o.feeBps, minStake: o.minStake, closeDelay: o.closeDelay })
     out(`registry: ${registry.address.toString({ testOnly: o.network !== 'mainnet' })}`)
   })
 
@@ -78,10 +82,10 @@ node.command('init')
   .requiredOption('--owner <address>', 'wallet that owns the node, stakes and receives payouts')
   .requiredOption('--registry <address>', 'Silk Registry contract')
   .requiredOption('--endpoint <url>', 'TON HTTP API JSON-RPC endpoint')
-  .option('--network <network>', 'local | testnet | mainnet', 'local')
+  .requiredOption('--network <network>', 'local | testnet | mainnet (no default: signatures are valid on one network only)')
   .option('--models <dir>', 'models folder', resolve('models'))
   .option('--listen <multiaddr>', 'libp2p listen address', '/ip4/0.0.0.0/tcp/4001')
-  .option('--claim-threshold <ton>', 'claim once a channel owes this much', ton, toNano('1'))
+  .option('--claim-threshold <ton>', 'claim once a channel owes this much (never below the economic minimum: 1.02 TON while fees may take 1 %)', ton, toNano('1'))
   .option('--bootstrap <multiaddr...>', 'peers to join the Silk network through (…/p2p/<id>)', [])
   .action(async (o: { dir: string, owner: string, registry: string, endpoint: string, network: string, models: string, listen: string, claimThreshold: bigint, bootstrap: string[] }) => {
     const dir = resolve(o.dir)
@@ -118,7 +122,7 @@ node.command('register')
     const owner = await walletFromEnv('SILK_OWNER_MNEMONIC')
     if (!owner.address.equals(Address.parse(config.providerOwner))) throw new Error('SILK_OWNER_MNEMONIC is not the wallet named as providerOwner in the config')
     const chain = chainClient(config.chain.endpoint, config.chain.apiKey)
-    const provider = await registerProvider(chain, Address.parse(config.chain.registry), owner, identity.keyPair.publicKey, o.stake)
+    const provider = await registerProvider(chain, Address.parse(config.chain.registry), owner, identity.keyPair, o.stake, globalIdOf(config.chain.network))
     out(`registered: ${provider.address.toString()} with ${fromNano(o.stake)} TON staked`)
   })
 
@@ -127,10 +131,11 @@ node.command('start')
   .requiredOption('--config <file>', 'node config')
   .action(async (o: { config: string }) => {
     const config = await loadNodeConfig(o.config)
-    const logger = pino({ level: config.logLevel }, pino.destination(2))
+    const logger = pino(loggerOptions(config.logLevel), pino.destination(2))
     const provider = await ProviderNode.fromConfig(config, logger, progressBar)
+    // built before anything starts: an admin endpoint off loopback without a token is a config error
+    const admin = config.admin !== undefined ? new AdminServer(provider, { ...config.admin, token: adminToken(config) }, logger) : undefined
     await provider.start()
-    const admin = config.admin !== undefined ? new AdminServer(provider, config.admin, logger) : undefined
     await admin?.start()
     out(JSON.stringify({ event: 'listening', peerId: provider.identity.peerId.toString(), addresses: provider.addresses.map(String), admin: admin?.url }))
     let stopping = false
@@ -174,7 +179,11 @@ node.command('claim')
   .action(async (o: { config: string }) => {
     const config = await loadNodeConfig(o.config)
     if (config.admin === undefined) throw new Error('the config has no admin endpoint')
-    const res = await fetch(`http://${config.admin.host}:${config.admin.port}/claim`, { method: 'POST' })
+    const token = adminToken(config)
+    if (token === undefined) throw new Error(`POST /claim needs the admin token: set admin.token in the config or ${ADMIN_TOKEN_ENV}`)
+    const host = config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host
+    const res = await fetch(`http://${host}:${config.admin.port}/claim`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+    if (res.status === 401) throw new Error('the node refused the admin token')
     out(await res.text())
   })
 
@@ -187,7 +196,7 @@ program.command('gateway')
     if (o.port !== undefined) config.port = o.port
     const wallet = await walletFromEnv('SILK_CLIENT_MNEMONIC')
     const apiKeys = (process.env.SILK_GATEWAY_API_KEYS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== '')
-    const logger = pino({ level: config.logLevel }, pino.destination(2))
+    const logger = pino(loggerOptions(config.logLevel), pino.destination(2))
     const gateway = await launchGateway(config, { wallet, apiKeys }, logger)
     out(JSON.stringify({ event: 'listening', url: gateway.url, openaiBaseUrl: `${gateway.url}/v1`, auth: apiKeys.length > 0 }))
     const stop = (): void => { void gateway.close().then(() => process.exit(0)) }
@@ -196,17 +205,43 @@ program.command('gateway')
   })
 
 program.command('payouts')
-  .description('claims made by this node, with amounts, times and explorer links')
+  .description('what the owner received from each claim (net of the protocol fee and its own receiving fee), with the claim and the owner\'s transaction')
   .requiredOption('--config <file>', 'node config')
   .action(async (o: { config: string }) => {
     const config = await loadNodeConfig(o.config)
     const link = explorerFor(config.chain.network, config.chain.endpoint)
-    const payouts = await new VoucherStore(config.dataDir).payouts()
+    const payouts = await new VoucherStore(config.dataDir).payouts() as SettledPayout[]
     if (payouts.length === 0) out('no payouts yet')
+    let received = 0n
     for (const p of payouts) {
-      out(`${new Date(p.time * 1000).toISOString()}  ${fromNano(BigInt(p.amount)).padStart(12)} TON  channel ${p.channel}  ${link(p.txHash)}`)
+      for (const line of payoutLines(p, link)) out(line)
+      received += BigInt(p.received ?? '0')
     }
+    if (payouts.length > 0) out(`total received by the owner: ${fromNano(received)} TON`)
   })
+
+/** One payout as an owner reads it: what reached the wallet first, then where it came from. */
+function payoutLines (p: SettledPayout, link: (hash: string) => string): string[] {
+  const when = new Date((p.ownerTime ?? p.time) * 1000).toISOString()
+  const head = p.received !== undefined
+    ? `${when}  owner received ${fromNano(BigInt(p.received))} TON`
+    : `${when}  owner receipt unknown (claim of ${fromNano(BigInt(p.amount))} TON; its payout transaction was not seen)`
+  const lines = [head]
+  const parts = [`claimed ${fromNano(BigInt(p.amount))} TON`]
+  if (p.protocolFee !== undefined) parts.push(`protocol fee ${fromNano(BigInt(p.protocolFee))}`)
+  if (p.payout !== undefined && p.received !== undefined) parts.push(`owner's receiving fee ${fromNano(BigInt(p.payout) - BigInt(p.received))}`)
+  if (p.claimFees !== undefined) parts.push(`node gas ${fromNano(BigInt(p.claimFees))}`)
+  lines.push(`    ${parts.join(', ')}  channel ${p.channel}`)
+  if (p.ownerTxHash !== undefined) lines.push(`    owner tx ${p.ownerTxHash}  ${link(p.ownerTxHash)}`)
+  lines.push(`    claim tx ${p.txHash}  ${link(p.txHash)}`)
+  return lines
+}
+
+/** The admin token: SILK_ADMIN_TOKEN overrides the config's; never logged. */
+function adminToken (config: NodeConfig): string | undefined {
+  const env = process.env[ADMIN_TOKEN_ENV]?.trim()
+  return env !== undefined && env !== '' ? env : config.admin?.token
+}
 
 /** A one-line progress bar on stderr while models load (only on a terminal). */
 function progressBar (p: { loaded: number, total: number, folder?: string }): void {

@@ -44,8 +44,20 @@ export async function startClose (chain: TonClient, sender: Sender, address: Add
   return (await waitForChannel(chain, address, (d) => d.closeAt !== 0, 'start of the close', options)).closeAt
 }
 
-/** Finishes the close after close_at: the rest of the deposit comes back to the client wallet. */
-export async function finishClose (chain: TonClient, sender: Sender, address: Address, options: WaitOptions = {}): Promise<ChannelData> {
+/**
+ * Finishes the close after close_at: the rest of the deposit comes back to the client wallet and
+ * the channel's account is destroyed (a later nonce opens a new one). Resolves once it is gone.
+ */
+export async function finishClose (chain: TonClient, sender: Sender, address: Address, options: WaitOptions = {}): Promise<void> {
   await chain.open(Channel.createFromAddress(address)).sendFinishClose(sender)
-  return await waitForChannel(chain, address, (d) => d.closed, 'the close', options)
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000)
+  while (Date.now() < deadline) {
+    if (options.signal?.aborted === true) throw new AbortError('stopped waiting for the close')
+    const state = await chain.getContractState(address).catch(() => undefined)
+    if (state !== undefined && state.state !== 'active') return
+    const data = state !== undefined ? await readChannel(chain, address) : undefined
+    if (data?.closed === true) return
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+  }
+  throw new ChannelError(`channel ${address.toString()}: the close did not happen in time`)
 }

@@ -1,18 +1,23 @@
+import { randomBytes } from 'node:crypto'
 import type { Libp2p } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Address, type Sender } from '@ton/core'
 import type { KeyPair } from '@ton/crypto'
 import type { TonClient } from '@ton/ton'
 import { createLibp2p } from 'libp2p'
-import { channelAddress, Provider, providerAddress, ProviderState, publicKeyToInt, Registry, type ChannelData } from '../contracts/index.ts'
+import { channelAddress, Provider, providerAddress, Registry, type ChannelData } from '../contracts/index.ts'
 import type { Advert, ModelQuery } from '../protocol/advert.ts'
+import { globalIdOf, type NetworkName } from '../protocol/cells.ts'
 import { peerPublicKey } from '../protocol/keys.ts'
 import { transportOptions, type DiscoveryTransportOptions, type SilkLibp2p } from '../protocol/transport.ts'
 import { JOB_PROTOCOL } from '../protocol/wire/constants.ts'
 import { ChannelError, ConnectionError, ProviderRejectedError } from './errors.ts'
 import { DiscoveryError, ProviderFinder, type FindProvidersOptions } from './discovery.ts'
+import { chainStakeOf } from '../protocol/stake-reader.ts'
 import { finishClose, readChannel, startClose, topUpChannel, waitForChannel } from './channels.ts'
-import { ProviderSession } from './session.ts'
+import { ProviderSession, type TokenCounter } from './session.ts'
+import { checkProvider } from './verify.ts'
+import type { ModelInfo } from '../protocol/wire/frames.ts'
 import { ChainCache } from './chain-cache.ts'
 import { AttestationVerifier, PccsCollateral, registryAllowList, type CollateralSource } from './attestation.ts'
 import type { TeePolicy, TeeTier, Verdict } from '../protocol/attestation.ts'
@@ -43,8 +48,13 @@ export interface SilkClientOptions {
    * measurement the Registry allows; 'preferred' uses it when there is one; 'off' (default) skips it.
    */
   tee?: TeePolicy
-  /** the chain's network; development attestations are accepted only on 'local'. Default 'local' */
-  network?: 'local' | 'testnet' | 'mainnet'
+  /**
+   * The chain's network, required: receipts, vouchers and hellos name it, and development
+   * attestations are accepted only when 'local' is chosen here explicitly.
+   */
+  network: NetworkName
+  /** per model name or bundle hash hex: the model tokenizer's token count, to check chat units against the text */
+  tokenCounters?: Readonly<Record<string, TokenCounter>>
   /** how long chain reads (registry parameters, provider records, the model allow-list) are reused, ms; default 10 s */
   chainCacheMs?: number
   /** where TDX collateral comes from (default: Intel's PCS) and which TCB statuses pass */
@@ -58,12 +68,22 @@ export interface ClientDiscoveryOptions extends Omit<DiscoveryTransportOptions, 
   catchUpPeers?: number
 }
 
+export interface ConnectOptions {
+  signal?: AbortSignal
+  /** refuse, before any job, the provider's models priced above this (nanoton per unit) */
+  maxPricePerUnit?: bigint
+  /** prices the caller was offered elsewhere (e.g. a pool candidate's advert): the Welcome must match them */
+  prices?: ReadonlyArray<{ name: string, hash?: Uint8Array, pricePerUnit: bigint }>
+}
+
 export interface VerifiedProvider {
   session: ProviderSession
   provider: Address
   providerOwner: Address
   nodeKey: Buffer
   stake: bigint
+  /** the Provider's registration epoch; every receipt must name it */
+  epoch: number
   /** the trust tier checked for this provider; every result of its session carries it too */
   tee: { tier: TeeTier, verdict?: Verdict }
 }
@@ -79,11 +99,18 @@ export class SilkClient {
   private ownsLibp2p = false
   private finder?: ProviderFinder
   private readonly timeoutMs: number
+  private readonly globalId: number
+  /** the channel this client opened to each provider (owner + node key), by its address's nonce */
+  private readonly channels = new Map<string, Address>()
 
   constructor (private readonly opts: SilkClientOptions) {
+    if ((opts.network as string | undefined) === undefined || !['local', 'testnet', 'mainnet'].includes(opts.network)) {
+      throw new TypeError('SilkClient needs options.network: "mainnet", "testnet" or "local" (there is no default)')
+    }
+    this.globalId = globalIdOf(opts.network)
     this.reads = new ChainCache(opts.chainCacheMs ?? 10_000)
     this.attestation = new AttestationVerifier({
-      network: opts.network ?? 'local',
+      network: opts.network,
       allowList: registryAllowList(opts.chain, opts.registry),
       collateral: opts.attestation?.collateral ?? new PccsCollateral(),
       ...(opts.attestation?.acceptedTcbStatuses !== undefined ? { acceptedTcbStatuses: opts.attestation.acceptedTcbStatuses } : {})
@@ -103,7 +130,12 @@ export class SilkClient {
     const host = this.libp2p as SilkLibp2p
     if (this.opts.discovery !== false && host.services.pubsub !== undefined) {
       const d = this.opts.discovery ?? {}
-      this.finder = new ProviderFinder({ libp2p: host }, { subscribe: d.gossip ?? true, ...(d.catchUpPeers !== undefined ? { catchUpPeers: d.catchUpPeers } : {}) })
+      this.finder = new ProviderFinder({ libp2p: host }, {
+        subscribe: d.gossip ?? true,
+        ...(d.catchUpPeers !== undefined ? { catchUpPeers: d.catchUpPeers } : {}),
+        // only adverts of Providers staked in this Registry enter the table
+        stake: { stakeOf: chainStakeOf(this.opts.chain, this.opts.registry) }
+      })
       this.finder.start()
     }
   }
@@ -133,9 +165,12 @@ export class SilkClient {
 
   /**
    * Dials a provider and refuses it unless its Provider contract holds the very key the peer
-   * proved in the Noise handshake, with at least the Registry's minimum stake, and is active.
+   * proved in the Noise handshake, with at least the Registry's minimum stake, and is active; and
+   * unless its offer is the one it advertised: before the first job, a price in the Welcome that
+   * differs from the advert's (or from `prices`) refuses the provider, and models priced above
+   * `maxPricePerUnit` are refused.
    */
-  async connect (address: string | Multiaddr | Advert, options: { signal?: AbortSignal } = {}): Promise<VerifiedProvider> {
+  async connect (address: string | Multiaddr | Advert, options: ConnectOptions = {}): Promise<VerifiedProvider> {
     if (this.libp2p === undefined) await this.start()
     const advert = typeof address === 'object' && 'signature' in address && 'seq' in address ? address : undefined
     const target = advert !== undefined ? (advert.addrs.length > 0 ? advert.addrs : advert.peerId) : typeof address === 'string' ? multiaddr(address) : address as Multiaddr
@@ -151,19 +186,28 @@ export class SilkClient {
       stream.abort(new Error('not an Ed25519 peer'))
       throw new ProviderRejectedError('NOT_ED25519', 'the peer does not have an Ed25519 key, so it cannot be a Silk node')
     }
-    const session = await ProviderSession.open(stream, nodeKey, this.opts.clientKey, this.timeoutMs)
+    const session = await ProviderSession.open(stream, {
+      peerKey: nodeKey,
+      clientKey: this.opts.clientKey,
+      globalId: this.globalId,
+      timeoutMs: this.timeoutMs,
+      ...(this.opts.tokenCounters !== undefined ? { tokenCounters: this.opts.tokenCounters } : {})
+    })
     try {
       const checked = await this.verifyProvider(session, nodeKey)
       if (advert !== undefined && (!remote!.equals(advert.peerId) || !Address.parse(advert.provider).equals(checked.provider))) {
         throw new ProviderRejectedError('WRONG_PROVIDER', 'the advert names another peer or Provider contract than the node proves')
       }
+      checkOffer(session.models, [...(advert?.models ?? []), ...(options.prices ?? [])])
+      if (options.maxPricePerUnit !== undefined) session.limitPrice(options.maxPricePerUnit)
       const decision = await this.attestation.decide(this.libp2p!, remote!, this.opts.tee ?? 'off', options)
       if (!decision.allowed) {
         throw new ProviderRejectedError('TEE_REQUIRED', `a verified confidential VM is required: ${decision.error?.message ?? 'no attestation'}`)
       }
       session.tier = decision.tier
+      session.epoch = checked.epoch
       await this.applyAllowList(session)
-      return { session, ...checked, nodeKey, tee: { tier: decision.tier, ...(decision.verdict !== undefined ? { verdict: decision.verdict } : {}) } }
+      return { session, provider: checked.provider, providerOwner: checked.providerOwner, stake: checked.stake, epoch: checked.epoch, nodeKey, tee: { tier: decision.tier, ...(decision.verdict !== undefined ? { verdict: decision.verdict } : {}) } }
     } catch (err) {
       await session.close()
       throw err
@@ -183,7 +227,7 @@ export class SilkClient {
     session.restrictModels(session.models.filter((_, i) => allowed[i]))
   }
 
-  private async verifyProvider (session: ProviderSession, nodeKey: Buffer): Promise<{ provider: Address, providerOwner: Address, stake: bigint }> {
+  private async verifyProvider (session: ProviderSession, nodeKey: Buffer): Promise<{ provider: Address, providerOwner: Address, stake: bigint, epoch: number }> {
     const { registry, chain } = this.opts
     const providerOwner = Address.parse(session.welcome.providerOwner)
     const provider = providerAddress(registry, providerOwner, nodeKey)
@@ -197,32 +241,48 @@ export class SilkClient {
     } catch {
       throw new ProviderRejectedError('NOT_REGISTERED', `no Provider contract at ${provider.toString()}`)
     }
-    if (data.nodeKey !== publicKeyToInt(nodeKey)) throw new ProviderRejectedError('KEY_MISMATCH', 'the on-chain node key is not the peer\'s key')
-    if (data.stake < minStake) throw new ProviderRejectedError('STAKE_TOO_LOW', `stake ${data.stake} is below the minimum ${minStake}`)
-    if (data.state !== ProviderState.active) throw new ProviderRejectedError('NOT_ACTIVE', 'the provider is unbonding or slashed')
-    return { provider, providerOwner, stake: data.stake }
+    checkProvider(data, nodeKey, minStake)
+    return { provider, providerOwner, stake: data.stake, epoch: data.epoch }
   }
 
-  /** The channel between this client and a provider; undefined until it is opened on chain. */
-  async channel (p: Pick<VerifiedProvider, 'providerOwner' | 'nodeKey'>): Promise<{ address: Address, data?: ChannelData }> {
-    const address = channelAddress(this.opts.registry, this.opts.wallet.address, this.opts.clientKey.publicKey, p.providerOwner, p.nodeKey)
+  /** Where the channel of this client to a provider with `nonce` lives (opened or not). */
+  channelAddressFor (p: Pick<VerifiedProvider, 'providerOwner' | 'nodeKey'>, nonce: bigint): Address {
+    return channelAddress(this.opts.registry, this.opts.wallet.address, this.opts.clientKey.publicKey, p.providerOwner, p.nodeKey, nonce)
+  }
+
+  /** The channel this client opened to a provider (with its state on chain); undefined if none. */
+  async channel (p: Pick<VerifiedProvider, 'providerOwner' | 'nodeKey'>): Promise<{ address: Address, data?: ChannelData } | undefined> {
+    const address = this.channels.get(channelKey(p))
+    if (address === undefined) return undefined
     const data = await readChannel(this.opts.chain, address)
     return { address, ...(data !== undefined ? { data } : {}) }
   }
 
   /**
-   * Makes sure a channel to the provider is open with at least `deposit` nanoton, opening it through
-   * the Registry if needed, and binds the session to it.
+   * Makes sure a channel to the provider is open, opening one through the Registry with `deposit`
+   * nanoton if this client has none open (or `options.channel`, one opened earlier, is gone), and
+   * binds the session to it. A new channel gets a fresh random nonce (or `options.nonce`, for a
+   * caller that must know the address beforehand), so its address is one no contract has used:
+   * the target must be empty before anything is sent to it.
    */
-  async openChannel (p: VerifiedProvider, deposit: bigint, options: { signal?: AbortSignal } = {}): Promise<Address> {
-    const { address, data } = await this.channel(p)
-    if (data?.closed === true || (data !== undefined && data.closeAt !== 0)) throw new ChannelError('the channel to this provider is closed or closing')
-    if (data === undefined || !data.initialized) {
+  async openChannel (p: VerifiedProvider, deposit: bigint, options: { signal?: AbortSignal, channel?: Address, nonce?: bigint } = {}): Promise<Address> {
+    const key = channelKey(p)
+    const known = options.channel ?? this.channels.get(key)
+    const data = known !== undefined ? await readChannel(this.opts.chain, known) : undefined
+    let address: Address
+    if (known !== undefined && data !== undefined && data.initialized && !data.closed && data.closeAt === 0) {
+      address = known
+    } else {
+      const nonce = options.nonce ?? randomBytes(8).readBigUInt64BE()
+      address = this.channelAddressFor(p, nonce)
+      const target = await this.opts.chain.getContractState(address)
+      if (target.state !== 'uninitialized') throw new ChannelError(`the new channel's address ${address.toString()} is already in use`)
       await this.opts.chain.open(Registry.createFromAddress(this.opts.registry)).sendOpenChannel(this.opts.wallet.sender, {
-        clientKey: this.opts.clientKey.publicKey, providerOwner: p.providerOwner, nodeKey: p.nodeKey, deposit
+        clientKey: this.opts.clientKey.publicKey, providerOwner: p.providerOwner, nodeKey: p.nodeKey, deposit, nonce
       })
       await waitForChannel(this.opts.chain, address, (d) => d.initialized, 'the channel to open', { timeoutMs: this.opts.channelTimeoutMs ?? 60_000, ...options })
     }
+    this.channels.set(key, address)
     await p.session.bind(address, options)
     return address
   }
@@ -242,4 +302,28 @@ export class SilkClient {
     await finishClose(this.opts.chain, this.opts.wallet.sender, channel, options)
   }
 
+}
+
+function channelKey (p: Pick<VerifiedProvider, 'providerOwner' | 'nodeKey'>): string {
+  return `${p.providerOwner.toRawString()}/${p.nodeKey.toString('hex')}`
+}
+
+/**
+ * Price bait: the offer a node makes in its Welcome must be the one it advertised (or that the
+ * caller was given), model by model, in price, determinism and execution path.
+ */
+export function checkOffer (
+  welcome: readonly ModelInfo[],
+  offered: ReadonlyArray<{ name: string, hash?: Uint8Array, pricePerUnit: bigint, deterministic?: boolean, execution?: string }>
+): void {
+  for (const o of offered) {
+    const m = welcome.find((w) => o.hash !== undefined ? Buffer.from(w.hash).equals(Buffer.from(o.hash)) : w.name === o.name)
+    if (m === undefined) continue
+    if (m.pricePerUnit !== o.pricePerUnit) {
+      throw new ProviderRejectedError('PRICE_MISMATCH', `the provider offers ${o.name} at ${o.pricePerUnit} nanoton per unit but its session asks ${m.pricePerUnit}`)
+    }
+    if ((o.deterministic !== undefined && m.deterministic !== o.deterministic) || (o.execution !== undefined && m.execution !== o.execution)) {
+      throw new ProviderRejectedError('OFFER_MISMATCH', `the provider's session states another execution of ${o.name} than its advert`)
+    }
+  }
 }

@@ -43,8 +43,9 @@ function byPrice (model: ModelQuery) {
  * Finds provider nodes without a central list: signed adverts from gossip (and from the peers the
  * client connects to), and DHT provider records keyed by model hash, each followed by reading the
  * provider's signed advert straight from it. Every advert returned is verified: signed by the key
- * of the peer it names, unexpired, newest of its peer. Whether the named Provider contract is real
- * and staked is checked later, by SilkClient.connect().
+ * of the peer it names, unexpired, newest of its peer, and (with `stake` in the init, as SilkClient
+ * sets it) naming a Provider staked on chain that holds the peer's key. SilkClient.connect()
+ * checks the Provider again, against the key proved in the handshake.
  */
 export class ProviderFinder {
   readonly book: AdvertBook

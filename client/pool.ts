@@ -54,6 +54,8 @@ interface Entry {
   inFlight: number
   failedUntil: number
   tee?: string
+  /** per model name, the price the provider's advert (or the candidate source) stated: its Welcome must match */
+  advertised: Map<string, bigint>
   /** a top-up on its way to the chain; jobs wait for it */
   topping?: Promise<void>
 }
@@ -159,10 +161,15 @@ export class ProviderPool {
     for (const c of await candidates(model, signal)) {
       const known = this.entries.get(c.address)
       if (known !== undefined) {
-        if (c.pricePerUnit !== undefined) known.pricePerUnit = c.pricePerUnit
+        if (c.pricePerUnit !== undefined) {
+          known.pricePerUnit = c.pricePerUnit
+          // a price that changed since connecting is checked against the session at the next job
+          known.advertised.set(model, c.pricePerUnit)
+        }
         continue
       }
-      this.entries.set(c.address, { address: c.address, pricePerUnit: c.pricePerUnit ?? 0n, stake: c.stake ?? 0n, latencyMs: 0, inFlight: 0, failedUntil: 0, ...(c.tee !== undefined ? { tee: c.tee } : {}) })
+      const advertised = new Map<string, bigint>(c.pricePerUnit !== undefined ? [[model, c.pricePerUnit]] : [])
+      this.entries.set(c.address, { address: c.address, pricePerUnit: c.pricePerUnit ?? 0n, stake: c.stake ?? 0n, latencyMs: 0, inFlight: 0, failedUntil: 0, advertised, ...(c.tee !== undefined ? { tee: c.tee } : {}) })
     }
   }
 
@@ -192,7 +199,9 @@ export class ProviderPool {
   private async ready (entry: Entry): Promise<VerifiedProvider> {
     if (entry.provider !== undefined) return entry.provider
     entry.connecting ??= (async () => {
-      const p = await this.client.connect(entry.address)
+      const prices = [...entry.advertised].map(([name, pricePerUnit]) => ({ name, pricePerUnit }))
+      const max = this.options.maxPricePerUnit
+      const p = await this.client.connect(entry.address, { prices, ...(max !== undefined ? { maxPricePerUnit: max } : {}) })
       try {
         const m = p.session.models
         if (m.length > 0) entry.pricePerUnit = m.reduce((lo, x) => x.pricePerUnit < lo ? x.pricePerUnit : lo, m[0]!.pricePerUnit)
@@ -219,7 +228,7 @@ export class ProviderPool {
     if (p === undefined || channel === undefined || entry.topping !== undefined) return
     const below = this.options.topUpBelow ?? this.options.deposit / 10n
     entry.topping = (async () => {
-      const { data } = await this.client.channel(p)
+      const data = (await this.client.channel(p))?.data
       if (data !== undefined && (now || data.deposit - p.session.paid.amount < below)) await this.client.topUp(channel, this.options.deposit)
     })().catch(() => {
       // the next job meets DEPOSIT_EXHAUSTED and asks again

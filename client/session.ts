@@ -15,7 +15,9 @@ import {
 } from '../protocol/text.ts'
 import type { TeeTier } from '../protocol/attestation.ts'
 import { FrameStream } from '../protocol/wire/stream.ts'
-import { AbortError, ConnectionError, InvalidReceiptError, JobFailedError, TimeoutError, UnknownModelError } from './errors.ts'
+import { helloProof } from '../protocol/wire/hello.ts'
+import { AbortError, BudgetExceededError, ChannelError, ConnectionError, InvalidReceiptError, JobFailedError, ProviderRejectedError, TimeoutError, UnknownModelError } from './errors.ts'
+import { verifyReceipt } from './verify.ts'
 
 /** What every paid job returns besides its output. */
 export interface PaidJob {
@@ -51,7 +53,7 @@ export interface ChatStream extends AsyncGenerator<string, void, undefined> {
 export interface RunOptions {
   signal?: AbortSignal
   timeoutMs?: number
-  /** refuse (and do not pay) a result that costs more than this, in nanoton */
+  /** refuse (and do not pay) a result that costs more than this, in nanoton; default: the job's most units at the offered price */
   maxCost?: bigint
 }
 
@@ -63,6 +65,28 @@ export interface ChannelPosition {
 }
 
 /**
+ * Counts the tokens of a delivered text with the model's own tokenizer (no special tokens). A
+ * node's token count above this plus one (the end token) is refused; a BPE tokenizer's canonical
+ * count is not below the tokens a model generated for the text in practice (finer splits than the
+ * canonical ones are rare), so an honest node passes.
+ */
+export type TokenCounter = (text: string) => number
+
+export interface SessionInit {
+  /** the node key proven in the Noise handshake */
+  peerKey: Buffer
+  clientKey: KeyPair
+  /** the network the client runs on (receipts, vouchers and hellos name it) */
+  globalId: number
+  timeoutMs: number
+  /** per model name or hash hex: the tokenizer's count, to check chat units against the text */
+  tokenCounters?: Readonly<Record<string, TokenCounter>>
+}
+
+/** Bytes of streamed text one chat may buffer per token it asked for (no token decodes to more). */
+const MAX_PIECE_BYTES_PER_TOKEN = 64
+
+/**
  * One long-lived job stream to one provider. Jobs run one at a time; each result is verified
  * before it is paid with the next voucher.
  */
@@ -70,29 +94,33 @@ export class ProviderSession {
   /** the models this session may use: what the node serves, less what the Registry does not allow */
   models: ModelInfo[]
   private refused: ModelInfo[] = []
+  private tooExpensive: ModelInfo[] = []
   private position: ChannelPosition = { seqno: 0, amount: 0n, root: ZERO_ROOT }
   private channel?: Address
   private nextJobId = 1n
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
+  /** the nonce of the node's last Welcome, signed by the Hello that binds a channel */
+  private nonce: Uint8Array
   /** set by the client after checking the provider's attestation */
   tier: TeeTier = 'none'
+  /** the Provider's registration epoch, set by the client from the chain; no job runs before */
+  epoch?: number
 
-  constructor (
-    private readonly frames: FrameStream,
-    readonly peerKey: Buffer,
-    readonly welcome: Welcome,
-    private readonly clientKey: KeyPair,
-    private readonly defaultTimeoutMs: number
-  ) {
+  constructor (private readonly frames: FrameStream, readonly welcome: Welcome, private readonly init: SessionInit) {
     this.models = welcome.models
+    this.nonce = welcome.nonce
   }
 
-  static async open (stream: Stream, peerKey: Buffer, clientKey: KeyPair, timeoutMs: number): Promise<ProviderSession> {
+  static async open (stream: Stream, init: SessionInit): Promise<ProviderSession> {
     const frames = new FrameStream(stream)
-    await frames.write({ hello: { channel: '' } })
-    const reply = await expectFrame(frames, 'welcome', 0n, { timeoutMs })
-    return new ProviderSession(frames, peerKey, reply.welcome!, clientKey, timeoutMs)
+    await frames.write({ hello: { channel: '', signature: new Uint8Array(0) } })
+    const reply = await expectFrame(frames, 'welcome', 0n, { timeoutMs: init.timeoutMs })
+    return new ProviderSession(frames, reply.welcome!, init)
+  }
+
+  get peerKey (): Buffer {
+    return this.init.peerKey
   }
 
   get paid (): ChannelPosition {
@@ -105,47 +133,99 @@ export class ProviderSession {
 
   /** Keeps only `allowed` of the node's models usable (the rest are refused with a clear error). */
   restrictModels (allowed: ModelInfo[]): void {
-    this.refused = this.models.filter((m) => !allowed.includes(m))
+    this.refused.push(...this.models.filter((m) => !allowed.includes(m)))
     this.models = allowed
   }
 
+  /** Refuses, before any job, the models the node prices above `max` nanoton per unit. */
+  limitPrice (max: bigint): void {
+    this.tooExpensive.push(...this.models.filter((m) => m.pricePerUnit > max))
+    this.models = this.models.filter((m) => m.pricePerUnit <= max)
+  }
+
   model (nameOrHash: string | Uint8Array): ModelInfo {
-    const m = this.models.find((m) => typeof nameOrHash === 'string'
-      ? m.name === nameOrHash || Buffer.from(m.hash).toString('hex') === nameOrHash
-      : Buffer.from(m.hash).equals(Buffer.from(nameOrHash)))
-    const named = (x: ModelInfo): boolean => typeof nameOrHash === 'string' ? x.name === nameOrHash : Buffer.from(x.hash).equals(Buffer.from(nameOrHash))
-    if (m === undefined && this.refused.some(named)) throw new UnknownModelError(`${typeof nameOrHash === 'string' ? nameOrHash : 'this model'} is not on the Registry's model allow-list`)
-    if (m === undefined) throw new UnknownModelError(`the provider does not serve ${typeof nameOrHash === 'string' ? nameOrHash : Buffer.from(nameOrHash).toString('hex')}`)
+    const named = (x: ModelInfo): boolean => typeof nameOrHash === 'string'
+      ? x.name === nameOrHash || Buffer.from(x.hash).toString('hex') === nameOrHash
+      : Buffer.from(x.hash).equals(Buffer.from(nameOrHash))
+    const m = this.models.find(named)
+    const label = typeof nameOrHash === 'string' ? nameOrHash : Buffer.from(nameOrHash).toString('hex')
+    if (m === undefined && this.tooExpensive.some(named)) {
+      const price = this.tooExpensive.find(named)!.pricePerUnit
+      throw new ProviderRejectedError('PRICE_TOO_HIGH', `the provider charges ${price} nanoton per unit for ${label}, above your maxPricePerUnit`)
+    }
+    if (m === undefined && this.refused.some(named)) throw new UnknownModelError(`${label} is not on the Registry's model allow-list`)
+    if (m === undefined) throw new UnknownModelError(`the provider does not serve ${label}`)
     return m
   }
 
   /**
-   * Binds the session to a channel. The node answers with the last voucher it holds; after
-   * checking it carries our own signature, payments resume from there.
+   * Binds the session to a channel, proving with the client key that the channel is ours. The
+   * node answers with the last voucher it holds and the receipts still owed on the channel; after
+   * checking that the voucher carries our signature and the receipts the node's, payments resume
+   * from there and what is owed is paid at once (at most the node's credit plus one job).
    */
   async bind (channel: Address, options: RunOptions = {}): Promise<void> {
     await this.exclusive(async () => {
-      await this.frames.write({ hello: { channel: channel.toRawString() } })
-      const { welcome } = await expectFrame(this.frames, 'welcome', 0n, this.limits(options))
-      this.channel = channel
-      this.position = { seqno: 0, amount: 0n, root: ZERO_ROOT }
+      if (this.channel !== undefined) throw new ChannelError('the session is already bound to a channel')
+      const proof = helloProof({ globalId: this.init.globalId, channel, nodeKey: this.init.peerKey, nonce: this.nonce })
+      const limits = this.limits(options)
+      await this.frames.write({ hello: { channel: channel.toRawString(), signature: signCell(proof, this.init.clientKey.secretKey) } }, limits)
+      const { welcome } = await expectFrame(this.frames, 'welcome', 0n, limits)
+      let position: ChannelPosition = { seqno: 0, amount: 0n, root: ZERO_ROOT }
       if (welcome!.lastVoucher.length > 0) {
         const cell = cellFromBoc(welcome!.lastVoucher, 'MALFORMED_VOUCHER')
         const v = parseVoucher(cell)
-        if (v.channel.equals(channel) && verifyCell(cell, welcome!.lastVoucherSig, this.clientKey.publicKey)) {
-          this.position = { seqno: v.seqno, amount: v.amount, root: v.receiptsRoot }
+        if (v.globalId !== this.init.globalId || !v.channel.equals(channel) || !verifyCell(cell, welcome!.lastVoucherSig, this.init.clientKey.publicKey)) {
+          throw new ChannelError('the node holds a last voucher that is not ours for this channel')
         }
+        position = { seqno: v.seqno, amount: v.amount, root: v.receiptsRoot }
       }
+      this.channel = channel
+      this.position = position
+      if (welcome!.owed.length > 0) await this.payOwed(channel, welcome!, limits)
     })
+  }
+
+  /** Pays the receipts a previous session left owed: each signed by the node, for this channel and network. */
+  private async payOwed (channel: Address, welcome: Welcome, limits: { signal: AbortSignal }): Promise<void> {
+    let next = { ...this.position }
+    let largest = 0n
+    for (const owed of welcome.owed) {
+      const cell = cellFromBoc(owed.receipt, 'MALFORMED_RECEIPT')
+      let r: Receipt
+      try { r = parseReceipt(cell) } catch (err) { throw new InvalidReceiptError('MALFORMED', (err as Error).message) }
+      if (!verifyCell(cell, owed.signature, this.init.peerKey)) throw new InvalidReceiptError('BAD_SIGNATURE', 'an owed receipt is not signed by the node')
+      if (r.globalId !== this.init.globalId) throw new InvalidReceiptError('WRONG_NETWORK', 'an owed receipt is for another network')
+      if (!r.channel.equals(channel)) throw new InvalidReceiptError('WRONG_CHANNEL', 'an owed receipt names another channel')
+      const offered = this.models.find((m) => Buffer.from(m.hash).equals(r.modelHash)) ?? this.refused.find((m) => Buffer.from(m.hash).equals(r.modelHash))
+      if (offered === undefined || offered.pricePerUnit !== r.price) throw new InvalidReceiptError('WRONG_PRICE', 'an owed receipt is not priced as the node offers its model')
+      const cost = receiptCost(r)
+      if (cost > largest) largest = cost
+      next = { seqno: next.seqno, amount: next.amount + cost, root: nextReceiptsRoot(next.root, cell) }
+    }
+    // the node lets no more than its credit build up, plus the job that crossed it
+    if (next.amount - this.position.amount > welcome.credit + largest) {
+      throw new ChannelError(`the node says ${next.amount - this.position.amount} nanoton are owed, more than its credit allows`)
+    }
+    next.seqno = this.position.seqno + 1
+    await this.pay(channel, next, limits)
+  }
+
+  private async pay (channel: Address, next: ChannelPosition, limits: { signal: AbortSignal }): Promise<void> {
+    const voucher = buildVoucher({ globalId: this.init.globalId, channel, seqno: next.seqno, amount: next.amount, receiptsRoot: next.root })
+    await this.frames.write({ voucher: { voucher: voucher.toBoc(), signature: signCell(voucher, this.init.clientKey.secretKey) } }, limits)
+    await expectFrame(this.frames, 'voucherAck', 0n, limits)
+    this.position = next
   }
 
   /** Runs one tensor job, verifies its receipt, pays for it, and returns the outputs. */
   async run (model: string | Uint8Array, inputs: Tensor[], options: RunOptions = {}): Promise<JobResult> {
     const info = this.model(model)
     const inputHash = hashTensors(inputs)
-    const paid = await this.job(info, { inputs: inputs.map(toWireTensor) }, options, (result) => {
+    const maxUnits = Math.max(1, inputs[0]?.dims[0] ?? 1)
+    const paid = await this.job(info, { inputs: inputs.map(toWireTensor) }, options, maxUnits, (result) => {
       const outputs = fromWireTensors(result.outputs)
-      return { output: outputs, outputHash: hashTensors(outputs), inputHash, maxUnits: Math.max(1, inputs[0]?.dims[0] ?? 1) }
+      return { output: outputs, outputHash: hashTensors(outputs), inputHash, complete: 'required' }
     })
     return { ...paid.paid, outputs: paid.output }
   }
@@ -153,9 +233,10 @@ export class ProviderSession {
   /** Classifies texts (e.g. moderation): per text, every label of the model with its score. */
   async classify (model: string | Uint8Array, texts: string[], options: RunOptions = {}): Promise<ClassifyResult> {
     const info = this.model(model)
-    const paid = await this.job(info, { texts }, options, (result) => {
+    const paid = await this.job(info, { texts }, options, texts.length, (result) => {
       const labels = result.labels.map((set) => set.labels.map((l) => ({ label: l.label, score: l.score })))
-      return { output: labels, outputHash: classificationOutputHash(labels), inputHash: classificationInputHash(texts), maxUnits: texts.length }
+      if (labels.length !== texts.length) throw new InvalidReceiptError('OUTPUT_MISMATCH', `${labels.length} label sets for ${texts.length} texts`)
+      return { output: labels, outputHash: classificationOutputHash(labels), inputHash: classificationInputHash(texts), complete: 'required', units: { min: texts.length, max: texts.length } }
     })
     return { ...paid.paid, labels: paid.output }
   }
@@ -163,30 +244,53 @@ export class ProviderSession {
   /**
    * Generates a reply, streamed: iterate to get text pieces as the node produces them; `result`
    * resolves to the verified, paid whole. Breaking out of the loop cancels the job (the tokens
-   * generated so far are still billed and verified).
+   * generated so far are still billed and verified, and the receipt marks the result partial).
    */
   chat (model: string | Uint8Array, request: ChatRequest, options: RunOptions = {}): ChatStream {
     const info = this.model(model)
     const maxNewTokens = request.maxNewTokens ?? 128
     const wire = { messages: request.messages ?? [], prompt: request.prompt ?? '', maxNewTokens }
+    const counter = this.init.tokenCounters?.[info.name] ?? this.init.tokenCounters?.[Buffer.from(info.hash).toString('hex')]
+    // a node streams at most one piece per token; anything beyond is refused, not buffered
+    const maxStreamedBytes = maxNewTokens * MAX_PIECE_BYTES_PER_TOKEN
     const pieces: string[] = []
-    const streamed: string[] = []
+    let streamed = ''
+    let streamedPieces = 0
     let wake: (() => void) | undefined
     let finished = false
+    let cancelled = false
     let jobId = 0n
-    const result = this.job(info, { ...wire, stream: true }, options, (r) => {
+    const result = this.job(info, { ...wire, stream: true }, options, maxNewTokens, (r) => {
       const text = r.text ?? ''
       const tokens = r.tokens ?? 0
-      if (streamed.join('') !== text) throw new InvalidReceiptError('OUTPUT_MISMATCH', 'the streamed pieces differ from the final text')
-      return { output: { text, tokens }, outputHash: generationOutputHash({ text, tokens }), inputHash: generationInputHash(wire), maxUnits: maxNewTokens, exactUnits: tokens }
+      if (streamed !== text) throw new InvalidReceiptError('OUTPUT_MISMATCH', 'the streamed pieces differ from the final text')
+      // one unit per generated token, an end token (which decodes to nothing) included: never
+      // more than the request allowed, nor than the delivered text holds by the model's tokenizer
+      const most = counter !== undefined ? counter(text) + 1 : maxNewTokens
+      if (tokens > most) throw new InvalidReceiptError('WRONG_UNITS', `the node reports ${tokens} tokens for a text the tokenizer counts as ${most - 1}`)
+      return {
+        output: { text, tokens },
+        outputHash: generationOutputHash({ text, tokens }),
+        inputHash: generationInputHash(wire),
+        complete: cancelled ? 'any' : 'required',
+        units: { min: tokens, max: tokens }
+      }
     }, (id, piece) => {
       jobId = id
-      streamed.push(piece)
+      streamedPieces++
+      if (streamedPieces > maxNewTokens || Buffer.byteLength(streamed) + Buffer.byteLength(piece) > maxStreamedBytes) {
+        throw new ConnectionError(`the provider streamed more than ${maxNewTokens} tokens can hold`)
+      }
+      streamed += piece
       pieces.push(piece)
       wake?.()
     }).then((paid) => ({ ...paid.paid, ...paid.output })).finally(() => { finished = true; wake?.() })
     result.catch(() => {})
-    const cancel = async (): Promise<void> => { if (!finished && jobId !== 0n) await this.frames.write({ cancel: { jobId } }).catch(() => {}) }
+    const cancel = async (): Promise<void> => {
+      if (finished || jobId === 0n) return
+      cancelled = true
+      await this.frames.write({ cancel: { jobId } }).catch(() => {})
+    }
     async function * iterate (): AsyncGenerator<string, void, undefined> {
       try {
         for (;;) {
@@ -205,18 +309,26 @@ export class ProviderSession {
 
   /**
    * The life of one job: send it, collect streamed pieces, check the receipt against what was
-   * sent and received, pay with the next voucher. Jobs of one session run one at a time.
+   * sent and received, pay with the next voucher. Jobs of one session run one at a time. Every
+   * job has a most it may cost: the caller's maxCost, else its most units at the offered price.
    */
   private async job<T> (
     info: ModelInfo,
     body: Partial<JobRequest>,
     options: RunOptions,
-    check: (result: WireJobResult) => { output: T, inputHash: Buffer, outputHash: Buffer, maxUnits: number, exactUnits?: number },
+    maxUnits: number,
+    check: (result: WireJobResult) => { output: T, inputHash: Buffer, outputHash: Buffer, complete: 'required' | 'any', units?: { min: number, max: number } },
     onPartial?: (jobId: bigint, text: string) => void
   ): Promise<{ paid: PaidJob, output: T }> {
     return await this.exclusive(async () => {
       const channel = this.channel
       if (channel === undefined) throw new JobFailedError('NO_CHANNEL', 'bind the session to a channel first', 0n)
+      const epoch = this.epoch
+      if (epoch === undefined) throw new ConnectionError('the provider is not verified on chain: connect through SilkClient.connect')
+      const worstCase = BigInt(maxUnits) * info.pricePerUnit
+      // refused before it runs: a node must not work for a result the client would not pay
+      if (options.maxCost !== undefined && worstCase > options.maxCost) throw new BudgetExceededError(worstCase, options.maxCost)
+      const maxCost = options.maxCost ?? worstCase
       const jobId = this.nextJobId++
       const limits = this.limits(options)
       try {
@@ -225,21 +337,32 @@ export class ProviderSession {
         const checked = check(result!)
         const receiptCell = cellFromBoc(result!.receipt, 'MALFORMED_RECEIPT')
         const signature = Buffer.from(result!.signature)
-        const receipt = this.verify(receiptCell, signature, { channel, jobId, info, ...checked, maxCost: options.maxCost })
+        const receipt = verifyReceipt(receiptCell, signature, {
+          nodeKey: this.init.peerKey,
+          globalId: this.init.globalId,
+          epoch,
+          channel,
+          jobId,
+          model: info,
+          inputHash: checked.inputHash,
+          outputHash: checked.outputHash,
+          maxUnits,
+          ...(checked.units !== undefined ? { units: checked.units } : {}),
+          complete: checked.complete,
+          maxCost
+        })
         const cost = receiptCost(receipt)
         const next: ChannelPosition = {
           seqno: this.position.seqno + 1,
           amount: this.position.amount + cost,
           root: nextReceiptsRoot(this.position.root, receiptCell)
         }
-        const voucher = buildVoucher({ channel, seqno: next.seqno, amount: next.amount, receiptsRoot: next.root })
-        await this.frames.write({ voucher: { voucher: voucher.toBoc(), signature: signCell(voucher, this.clientKey.secretKey) } }, limits)
-        await expectFrame(this.frames, 'voucherAck', 0n, limits)
-        this.position = next
+        await this.pay(channel, next, limits)
         return { paid: { receipt, receiptCell, signature, cost, seqno: next.seqno, tier: this.tier }, output: checked.output }
       } catch (err) {
-        // A timed-out or aborted job leaves the stream mid-conversation: end the session.
-        if (err instanceof TimeoutError || err instanceof AbortError || err instanceof ConnectionError) await this.close()
+        // A timed-out or aborted job leaves the stream mid-conversation; a refused result leaves
+        // it unpaid (the node would ask for it first): end the session either way.
+        if (err instanceof TimeoutError || err instanceof AbortError || err instanceof ConnectionError || err instanceof InvalidReceiptError) await this.close()
         throw err
       }
     })
@@ -251,31 +374,8 @@ export class ProviderSession {
     try { await this.frames.stream.close() } catch { this.frames.stream.abort(new Error('closed')) }
   }
 
-  private verify (cell: Cell, signature: Buffer, want: {
-    channel: Address, jobId: bigint, info: ModelInfo, inputHash: Buffer, outputHash: Buffer, maxUnits: number, exactUnits?: number, maxCost: bigint | undefined
-  }): Receipt {
-    let r: Receipt
-    try { r = parseReceipt(cell) } catch (err) { throw new InvalidReceiptError('MALFORMED', (err as Error).message) }
-    if (!verifyCell(cell, signature, this.peerKey)) throw new InvalidReceiptError('BAD_SIGNATURE', 'receipt is not signed by the provider\'s node key')
-    if (!r.channel.equals(want.channel)) throw new InvalidReceiptError('WRONG_CHANNEL', 'receipt names another channel')
-    if (r.jobId !== want.jobId) throw new InvalidReceiptError('WRONG_JOB', `receipt is for job ${r.jobId}, not ${want.jobId}`)
-    if (!r.modelHash.equals(Buffer.from(want.info.hash))) throw new InvalidReceiptError('WRONG_MODEL', 'receipt names another model')
-    if (!r.inputHash.equals(want.inputHash)) throw new InvalidReceiptError('INPUT_MISMATCH', 'receipt input hash does not match what was sent')
-    if (!r.outputHash.equals(want.outputHash)) throw new InvalidReceiptError('OUTPUT_MISMATCH', 'receipt output hash does not match what was received')
-    if (r.price !== want.info.pricePerUnit || r.deterministic !== want.info.deterministic) {
-      throw new InvalidReceiptError('WRONG_PRICE', `receipt charges ${r.price} per unit; the provider advertised ${want.info.pricePerUnit}`)
-    }
-    if (r.units > want.maxUnits || (want.exactUnits !== undefined && r.units !== want.exactUnits)) {
-      throw new InvalidReceiptError('WRONG_UNITS', `receipt bills ${r.units} units for this job`)
-    }
-    if (want.maxCost !== undefined && receiptCost(r) > want.maxCost) {
-      throw new InvalidReceiptError('TOO_EXPENSIVE', `result costs ${receiptCost(r)} nanoton, above the limit of ${want.maxCost}`)
-    }
-    return r
-  }
-
   private limits (options: RunOptions): { signal: AbortSignal } {
-    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.defaultTimeoutMs)
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? this.init.timeoutMs)
     return { signal: options.signal !== undefined ? AbortSignal.any([options.signal, timeout]) : timeout }
   }
 

@@ -6,6 +6,8 @@ import type { Tensor } from '../protocol/tensor.ts'
 import type { VerifiedProvider } from './client.ts'
 import type { PoolResult, ProviderPool } from './pool.ts'
 import type { JobResult, RunOptions } from './session.ts'
+import type { Receipt } from '../protocol/cells.ts'
+import { NotEquivocationError } from './errors.ts'
 
 /** Two receipts by one node key for the same deterministic job with different outputs. */
 export interface EquivocationReport {
@@ -60,12 +62,15 @@ export class SpotChecker {
   /** Asks the same provider again; a different signed output is an equivocation proof. */
   private async recheck (model: string, inputs: Tensor[], earlier: Signed & { address: string }, options: RunOptions): Promise<EquivocationReport | undefined> {
     const again = await this.pool.useAt(earlier.address, async (provider) => await provider.session.run(model, inputs, options)).catch(() => undefined)
-    if (again === undefined || again.receipt.outputHash.equals(earlier.result.receipt.outputHash)) return undefined
-    return {
-      provider: earlier.provider.provider,
-      address: earlier.address,
-      proof: { receiptA: earlier.result.receiptCell, sigA: earlier.result.signature, receiptB: again.receiptCell as Cell, sigB: again.signature }
+    if (again === undefined) return undefined
+    let proof: EquivocationProof
+    try {
+      proof = equivocationProof(earlier.result, again)
+    } catch (err) {
+      if (err instanceof NotEquivocationError) return undefined
+      throw err
     }
+    return { provider: earlier.provider.provider, address: earlier.address, proof }
   }
 
   private async signedRun (model: string, inputs: Tensor[], options: RunOptions, exclude: string[] = []): Promise<Signed & { address: string }> {
@@ -76,4 +81,26 @@ export class SpotChecker {
 /** Sends the proof to the Provider contract; the reporter's wallet receives its share of the stake. */
 export async function submitEquivocation (chain: TonClient, sender: Sender, report: EquivocationReport): Promise<void> {
   await chain.open(Provider.createFromAddress(report.provider)).sendReportEquivocation(sender, report.proof)
+}
+
+/** A receipt with its cell and the node's signature, as every paid job returns it. */
+export interface SignedReceipt { receipt: Receipt, receiptCell: Cell, signature: Uint8Array }
+
+/**
+ * Builds an equivocation proof only from what really is one: two complete, deterministic receipts
+ * on one network and registration epoch, for the same model and the same job spec, with
+ * different outputs. A cancelled or truncated result, another execution path or other job
+ * parameters prove nothing (the Provider contract refuses them too), so none is built.
+ * The signatures are the ones each session already verified against the node key.
+ */
+export function equivocationProof (a: SignedReceipt, b: SignedReceipt): EquivocationProof {
+  const [ra, rb] = [a.receipt, b.receipt]
+  if (!ra.complete || !rb.complete) throw new NotEquivocationError('INCOMPLETE', 'a partial (cancelled or truncated) result proves nothing')
+  if (!ra.deterministic || !rb.deterministic) throw new NotEquivocationError('NOT_DETERMINISTIC', 'only deterministic results must agree')
+  if (ra.globalId !== rb.globalId) throw new NotEquivocationError('DIFFERENT_NETWORK', 'the receipts are for different networks')
+  if (ra.epoch !== rb.epoch) throw new NotEquivocationError('DIFFERENT_EPOCH', 'the receipts are of different registrations')
+  if (!ra.modelHash.equals(rb.modelHash)) throw new NotEquivocationError('DIFFERENT_MODEL', 'the receipts are for different models')
+  if (!ra.specHash.equals(rb.specHash)) throw new NotEquivocationError('DIFFERENT_SPEC', 'the receipts are for different job specs (input, parameters or execution path)')
+  if (ra.outputHash.equals(rb.outputHash)) throw new NotEquivocationError('SAME_OUTPUT', 'the outputs agree')
+  return { receiptA: a.receiptCell, sigA: a.signature, receiptB: b.receiptCell, sigB: b.signature }
 }

@@ -14,6 +14,8 @@ export interface ChannelConfig {
   clientKey: PublicKey
   providerOwner: Address
   nodeKey: PublicKey
+  /** uint64 chosen by the client: a reopen with a new nonce is a new address, never a closed channel */
+  nonce: bigint | number
 }
 
 /** get_channel_data, in stack order. */
@@ -35,6 +37,10 @@ export interface ChannelData {
   /** unix seconds; 0 while open */
   closeAt: number
   closed: boolean
+  /** uint64, part of the address */
+  nonce: bigint
+  /** unix seconds after which no claim is accepted and anyone may finish_close (opened + Bounds.channelLifetime); 0 until initialized */
+  expiresAt: number
 }
 
 export interface ClaimMessage {
@@ -60,6 +66,7 @@ export function channelConfigToCell (config: ChannelConfig): Cell {
     .storeUint(publicKeyToInt(config.clientKey), 256)
     .storeAddress(config.providerOwner)
     .storeUint(publicKeyToInt(config.nodeKey), 256)
+    .storeUint(checkNonce(config.nonce), 64)
     .endCell()
   return beginCell()
     .storeAddress(config.registry)
@@ -71,10 +78,16 @@ export function channelConfigToCell (config: ChannelConfig): Cell {
 
 /** The address the Registry deploys this Channel to; equals get_channel_address. */
 export function channelAddress (
-  registry: Address, client: Address, clientKey: PublicKey, providerOwner: Address, nodeKey: PublicKey,
+  registry: Address, client: Address, clientKey: PublicKey, providerOwner: Address, nodeKey: PublicKey, nonce: bigint | number,
   code: Cell = channelCode
 ): Address {
-  return contractAddress(0, { code, data: channelConfigToCell({ registry, client, clientKey, providerOwner, nodeKey }) })
+  return contractAddress(0, { code, data: channelConfigToCell({ registry, client, clientKey, providerOwner, nodeKey, nonce }) })
+}
+
+function checkNonce (nonce: bigint | number): bigint {
+  const n = BigInt(nonce)
+  if (n < 0n || n >= 1n << 64n) throw new RangeError('nonce must be a uint64')
+  return n
 }
 
 function queryOnly (op: number, queryId: bigint | undefined): Cell {
@@ -260,7 +273,9 @@ export class Channel implements Contract {
       feeBps: stack.readNumber(),
       closeDelay: stack.readNumber(),
       closeAt: stack.readNumber(),
-      closed: stack.readBoolean()
+      closed: stack.readBoolean(),
+      nonce: stack.readBigNumber(),
+      expiresAt: stack.readNumber()
     }
   }
 

@@ -30,6 +30,11 @@ export interface ProviderData {
   minStake: bigint
   unbondingDelay: number
   slashShareBps: number
+  /**
+   * The registration this Provider holds (the Registry's counter when it registered; 0 until
+   * provider_init arrived). Receipts name it; an equivocation proof must be of this epoch.
+   */
+  epoch: number
 }
 
 /** Two receipts (protocol/cells.ts buildReceipt) the node signed, with its signatures over their cell hashes. */
@@ -82,7 +87,7 @@ export class Provider implements Contract {
     return new Provider(contractAddress(0, init), init)
   }
 
-  static providerInitMessage (opts: { stake: bigint, minStake: bigint, unbondingDelay?: number, slashShareBps?: number, queryId?: bigint }): Cell {
+  static providerInitMessage (opts: { stake: bigint, minStake: bigint, unbondingDelay?: number, slashShareBps?: number, epoch?: number, queryId?: bigint }): Cell {
     return beginCell()
       .storeUint(Op.providerInit, 32)
       .storeUint(opts.queryId ?? 0n, 64)
@@ -90,14 +95,15 @@ export class Provider implements Contract {
       .storeCoins(opts.minStake)
       .storeUint(opts.unbondingDelay ?? 0, 32)
       .storeUint(opts.slashShareBps ?? 0, 16)
+      .storeUint(opts.epoch ?? 0, 32)
       .endCell()
   }
 
-  static parseProviderInit (cell: Cell): { queryId: bigint, stake: bigint, minStake: bigint, unbondingDelay: number, slashShareBps: number } {
+  static parseProviderInit (cell: Cell): { queryId: bigint, stake: bigint, minStake: bigint, unbondingDelay: number, slashShareBps: number, epoch: number } {
     const s = cell.beginParse()
     if (s.loadUint(32) !== Op.providerInit) throw new Error('not a provider_init')
     const parsed = {
-      queryId: s.loadUintBig(64), stake: s.loadCoins(), minStake: s.loadCoins(), unbondingDelay: s.loadUint(32), slashShareBps: s.loadUint(16)
+      queryId: s.loadUintBig(64), stake: s.loadCoins(), minStake: s.loadCoins(), unbondingDelay: s.loadUint(32), slashShareBps: s.loadUint(16), epoch: s.loadUint(32)
     }
     s.endParse()
     return parsed
@@ -191,7 +197,8 @@ export class Provider implements Contract {
       unlockTime: stack.readNumber(),
       minStake: stack.readBigNumber(),
       unbondingDelay: stack.readNumber(),
-      slashShareBps: stack.readNumber()
+      slashShareBps: stack.readNumber(),
+      epoch: stack.readNumber()
     }
   }
 

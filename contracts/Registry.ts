@@ -2,12 +2,19 @@ import {
   Address, beginCell, Cell, contractAddress, SendMode,
   type Builder, type Contract, type ContractProvider, type Sender, type Slice
 } from '@ton/core'
+import { buildRegistration, signatureCell, signCell } from '../protocol/cells.ts'
 import { channelCode, providerCode, registryCode } from './code.ts'
-import { Fees, Op } from './constants.ts'
+import { Bounds, Fees, Op } from './constants.ts'
 import { hash256ToInt, publicKeyToInt, type Hash256, type PublicKey } from './keys.ts'
 
 export interface RegistryConfig {
   owner: Address
+  /**
+   * The network's TON global_id (config param 19; protocol/cells.ts GLOBAL_IDS). Part of the init
+   * data, so the Registry's address differs per network; the Registry refuses every message on a
+   * chain whose global_id differs.
+   */
+  globalId: number
   /** protocol fee in basis points of every claimed amount */
   feeBps: number
   /** minimum Provider stake, nanoton */
@@ -35,6 +42,10 @@ export interface RegistryData {
   version: number
   modelCount: number
   measurementCount: number
+  /** the network this Registry is bound to (config param 19) */
+  globalId: number
+  /** register_provider messages accepted so far; the last one's value is the newest Provider's epoch */
+  registrations: number
 }
 
 /** The parameters set_params replaces, all at once. */
@@ -50,6 +61,8 @@ export interface RegisterProviderMessage {
   queryId: bigint
   nodeKey: bigint
   stake: bigint
+  /** the node key's signature over buildRegistration({ globalId, registry, owner, nodeKey }) */
+  signature: Buffer
 }
 
 export interface OpenChannelMessage {
@@ -58,6 +71,8 @@ export interface OpenChannelMessage {
   providerOwner: Address
   nodeKey: bigint
   deposit: bigint
+  /** part of the Channel's address: a reopen with a new nonce is a new channel */
+  nonce: bigint
 }
 
 export const DEFAULT_UNBONDING_DELAY = 7 * 86_400
@@ -65,13 +80,21 @@ export const DEFAULT_SLASH_SHARE_BPS = 5_000
 /** Default value of governance messages; the unused part returns to the owner as excesses. */
 export const GOVERNANCE_VALUE = 50_000_000n
 
-function checkBps (name: string, bps: number): void {
-  if (!Number.isInteger(bps) || bps < 0 || bps > 10_000) throw new RangeError(`${name} must be an integer in 0..10000, got ${bps}`)
+function checkRange (name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`${name} must be an integer in ${min}..${max}, got ${value}`)
 }
 
-function storeParams (b: Builder, p: RegistryParams): Builder {
-  checkBps('feeBps', p.feeBps)
-  checkBps('slashShareBps', p.slashShareBps)
+/** Throws a RangeError for parameters the Registry would refuse (Bounds in contracts/constants.ts). */
+export function checkRegistryParams (p: RegistryParams): void {
+  checkRange('feeBps', p.feeBps, 0, Bounds.maxFeeBps)
+  checkRange('slashShareBps', p.slashShareBps, 0, Bounds.maxSlashShareBps)
+  checkRange('closeDelay', p.closeDelay, Bounds.minCloseDelay, Bounds.maxCloseDelay)
+  checkRange('unbondingDelay', p.unbondingDelay, Bounds.minUnbondingDelay, Bounds.maxUnbondingDelay)
+  if (p.minStake < 0n) throw new RangeError('minStake must not be negative')
+}
+
+/** The same fields without the bounds check: for tests that prove the contract refuses them. */
+function storeParamsUnchecked (b: Builder, p: RegistryParams): Builder {
   return b
     .storeUint(p.feeBps, 16)
     .storeCoins(p.minStake)
@@ -90,10 +113,21 @@ function loadParams (s: Slice): RegistryParams {
   }
 }
 
-/** registry_storage$_ of a new Registry: version 0, empty allow-lists. */
+function storeParams (b: Builder, p: RegistryParams): Builder {
+  checkRegistryParams(p)
+  return storeParamsUnchecked(b, p)
+}
+
+function checkGlobalId (globalId: number): void {
+  if (!Number.isInteger(globalId) || globalId < -(2 ** 31) || globalId >= 2 ** 31) throw new RangeError(`globalId must be an int32, got ${globalId}`)
+}
+
+/** registry_storage$_ of a new Registry: version 0, no registrations, empty allow-lists. */
 export function registryConfigToCell (config: RegistryConfig): Cell {
+  checkGlobalId(config.globalId)
   const b = beginCell()
     .storeAddress(config.owner)
+    .storeInt(config.globalId, 32)
     .storeUint(0, 32)
   storeParams(b, {
     feeBps: config.feeBps,
@@ -103,10 +137,18 @@ export function registryConfigToCell (config: RegistryConfig): Cell {
     slashShareBps: config.slashShareBps ?? DEFAULT_SLASH_SHARE_BPS
   })
   return b
+    .storeUint(0, 32)
     .storeMaybeRef(null).storeUint(0, 32)
     .storeMaybeRef(null).storeUint(0, 32)
     .storeRef(beginCell().storeRef(config.providerCode ?? providerCode).storeRef(config.channelCode ?? channelCode).endCell())
     .endCell()
+}
+
+/** A channel nonce as the uint64 the contracts store. */
+export function checkNonce (nonce: bigint | number): bigint {
+  const n = BigInt(nonce)
+  if (n < 0n || n >= 1n << 64n) throw new RangeError('nonce must be a uint64')
+  return n
 }
 
 function queryOnly (op: number, queryId: bigint | undefined): Builder {
@@ -140,44 +182,58 @@ export class Registry implements Contract {
     return new Registry(contractAddress(workchain, init), init)
   }
 
-  static registerProviderMessage (opts: { nodeKey: PublicKey, stake: bigint, queryId?: bigint }): Cell {
+  /**
+   * The node key's consent to be staked by `owner` at `registry` on network `globalId`: a signature
+   * over protocol/cells.ts buildRegistration. The Registry checks it against the sender as owner.
+   */
+  static signRegistration (opts: { globalId: number, registry: Address, owner: Address, nodeSecretKey: Buffer }): Buffer {
+    if (opts.nodeSecretKey.length !== 64) throw new RangeError('nodeSecretKey must be the 64-byte seed ++ public key')
+    const nodeKey = opts.nodeSecretKey.subarray(32, 64) // a @ton/crypto secret key is seed ++ public key
+    return signCell(buildRegistration({ globalId: opts.globalId, registry: opts.registry, owner: opts.owner, nodeKey }), opts.nodeSecretKey)
+  }
+
+  /** signature: Registry.signRegistration (the node key over buildRegistration with the sender as owner). */
+  static registerProviderMessage (opts: { nodeKey: PublicKey, stake: bigint, signature: Uint8Array, queryId?: bigint }): Cell {
+    if (opts.signature.length !== 64) throw new RangeError('signature must be 64 bytes')
     return beginCell()
       .storeUint(Op.registerProvider, 32)
       .storeUint(opts.queryId ?? 0n, 64)
       .storeUint(publicKeyToInt(opts.nodeKey), 256)
       .storeCoins(opts.stake)
+      .storeRef(signatureCell(Buffer.from(opts.signature)))
       .endCell()
   }
 
   static parseRegisterProvider (cell: Cell): RegisterProviderMessage {
     const s = cell.beginParse()
     if (s.loadUint(32) !== Op.registerProvider) throw new Error('not a register_provider')
-    const parsed = { queryId: s.loadUintBig(64), nodeKey: s.loadUintBig(256), stake: s.loadCoins() }
+    const parsed = { queryId: s.loadUintBig(64), nodeKey: s.loadUintBig(256), stake: s.loadCoins(), signature: s.loadRef().beginParse().loadBuffer(64) }
     s.endParse()
     return parsed
   }
 
-  static openChannelMessage (opts: { clientKey: PublicKey, providerOwner: Address, nodeKey: PublicKey, deposit: bigint, queryId?: bigint }): Cell {
+  /** nonce: uint64, part of the Channel's address; never reuse one for the same (client, clientKey, provider). */
+  static openChannelMessage (opts: { clientKey: PublicKey, providerOwner: Address, nodeKey: PublicKey, deposit: bigint, nonce: bigint | number, queryId?: bigint }): Cell {
     return beginCell()
       .storeUint(Op.openChannel, 32)
       .storeUint(opts.queryId ?? 0n, 64)
       .storeUint(publicKeyToInt(opts.clientKey), 256)
-      .storeAddress(opts.providerOwner)
-      .storeUint(publicKeyToInt(opts.nodeKey), 256)
       .storeCoins(opts.deposit)
+      .storeUint(checkNonce(opts.nonce), 64)
+      .storeRef(beginCell().storeAddress(opts.providerOwner).storeUint(publicKeyToInt(opts.nodeKey), 256).endCell())
       .endCell()
   }
 
   static parseOpenChannel (cell: Cell): OpenChannelMessage {
     const s = cell.beginParse()
     if (s.loadUint(32) !== Op.openChannel) throw new Error('not an open_channel')
-    const parsed = {
-      queryId: s.loadUintBig(64),
-      clientKey: s.loadUintBig(256),
-      providerOwner: s.loadAddress(),
-      nodeKey: s.loadUintBig(256),
-      deposit: s.loadCoins()
-    }
+    const queryId = s.loadUintBig(64)
+    const clientKey = s.loadUintBig(256)
+    const deposit = s.loadCoins()
+    const nonce = s.loadUintBig(64)
+    const p = s.loadRef().beginParse()
+    const parsed = { queryId, clientKey, providerOwner: p.loadAddress(), nodeKey: p.loadUintBig(256), deposit, nonce }
+    p.endParse()
     s.endParse()
     return parsed
   }
@@ -218,6 +274,11 @@ export class Registry implements Contract {
 
   static setParamsMessage (opts: RegistryParams & { queryId?: bigint }): Cell {
     return storeParams(queryOnly(Op.setParams, opts.queryId), opts).endCell()
+  }
+
+  /** set_params without the client-side bounds check (tests of the contract's own refusal). */
+  static setParamsMessageUnchecked (opts: RegistryParams & { queryId?: bigint }): Cell {
+    return storeParamsUnchecked(queryOnly(Op.setParams, opts.queryId), opts).endCell()
   }
 
   static parseSetParams (cell: Cell): RegistryParams & { queryId: bigint } {
@@ -286,10 +347,13 @@ export class Registry implements Contract {
     await provider.internal(via, { value, sendMode: SendMode.PAY_GAS_SEPARATELY, body: beginCell().endCell() })
   }
 
-  /** The sender becomes the owner of the Provider for nodeKey; value defaults to stake + Fees.providerDeployGas. */
+  /**
+   * The sender becomes the owner of the Provider for nodeKey; signature: Registry.signRegistration
+   * with the sender as owner. value defaults to stake + Fees.providerDeployGas.
+   */
   async sendRegisterProvider (
     provider: ContractProvider, via: Sender,
-    opts: { nodeKey: PublicKey, stake: bigint, value?: bigint, queryId?: bigint }
+    opts: { nodeKey: PublicKey, stake: bigint, signature: Uint8Array, value?: bigint, queryId?: bigint }
   ): Promise<void> {
     await provider.internal(via, {
       value: opts.value ?? opts.stake + Fees.providerDeployGas,
@@ -301,7 +365,7 @@ export class Registry implements Contract {
   /** The sender (client wallet) opens a Channel to the provider (providerOwner, nodeKey); value defaults to deposit + Fees.channelDeployGas. */
   async sendOpenChannel (
     provider: ContractProvider, via: Sender,
-    opts: { clientKey: PublicKey, providerOwner: Address, nodeKey: PublicKey, deposit: bigint, value?: bigint, queryId?: bigint }
+    opts: { clientKey: PublicKey, providerOwner: Address, nodeKey: PublicKey, deposit: bigint, nonce: bigint | number, value?: bigint, queryId?: bigint }
   ): Promise<void> {
     await provider.internal(via, {
       value: opts.value ?? opts.deposit + Fees.channelDeployGas,
@@ -357,7 +421,9 @@ export class Registry implements Contract {
       slashShareBps: stack.readNumber(),
       version: stack.readNumber(),
       modelCount: stack.readNumber(),
-      measurementCount: stack.readNumber()
+      measurementCount: stack.readNumber(),
+      globalId: stack.readNumber(),
+      registrations: stack.readNumber()
     }
   }
 
@@ -405,13 +471,14 @@ export class Registry implements Contract {
   }
 
   async getChannelAddress (
-    provider: ContractProvider, client: Address, clientKey: PublicKey, providerOwner: Address, nodeKey: PublicKey
+    provider: ContractProvider, client: Address, clientKey: PublicKey, providerOwner: Address, nodeKey: PublicKey, nonce: bigint | number
   ): Promise<Address> {
     const { stack } = await provider.get('get_channel_address', [
       addressArg(client),
       { type: 'int', value: publicKeyToInt(clientKey) },
       addressArg(providerOwner),
-      { type: 'int', value: publicKeyToInt(nodeKey) }
+      { type: 'int', value: publicKeyToInt(nodeKey) },
+      { type: 'int', value: checkNonce(nonce) }
     ])
     return stack.readAddress()
   }

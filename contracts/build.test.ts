@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { toNano } from '@ton/core'
 import { BUILD_DIR, CONTRACTS, TOLK_DIR, buildJson, compileContract, type ContractName } from './compile.ts'
 import { channelCode, providerCode, registryCode } from './code.ts'
-import { Errors, Fees, Op } from './constants.ts'
-import { CLOSE_REQUEST_TAG, RECEIPT_TAG, VOUCHER_TAG } from '../protocol/cells.ts'
+import { Bounds, Errors, Fees, Op } from './constants.ts'
+import { CLOSE_REQUEST_TAG, RECEIPT_TAG, REGISTRATION_TAG, VOUCHER_TAG } from '../protocol/cells.ts'
 
 const tolk = (file: string): string => readFileSync(join(TOLK_DIR, file), 'utf-8')
 const camelToSnake = (name: string): string => name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())
@@ -39,18 +39,29 @@ describe('one table for numbers', () => {
     expect(consts).toEqual(expected)
   })
 
+  it('Bounds mirrors contracts/tolk/bounds.tolk exactly', () => {
+    const consts = Object.fromEntries([...tolk('bounds.tolk').matchAll(/^const (\w+) = (\d+)$/gm)]
+      .map(([, name, value]) => [name!, Number(value)]))
+    const expected = Object.fromEntries(Object.entries(Bounds).map(([name, v]) => [camelToSnake(name).toUpperCase(), v]))
+    expect(consts).toEqual(expected)
+    // now + the longest delay or lifetime stays inside uint32 until after 2100
+    const year2100 = Date.UTC(2100, 0, 1) / 1000
+    expect(year2100 + Math.max(Bounds.maxCloseDelay, Bounds.maxUnbondingDelay, Bounds.channelLifetime)).toBeLessThan(2 ** 32)
+  })
+
   it('every opcode in protocol/schema.tlb and messages.tolk is in Op, and nothing else is', () => {
     const schema = readFileSync(new URL('../protocol/schema.tlb', import.meta.url), 'utf-8')
     const schemaOps = Object.fromEntries([...schema.matchAll(/^(\w+)#([0-9a-f]{8}) /gm)]
       .map(([, name, hex]) => [name!.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), parseInt(hex!, 16)]))
     const tolkOps = new Set([...tolk('messages.tolk').matchAll(/^struct \(0x([0-9a-f]{8})\) (\w+)/gm)].map(([, hex]) => parseInt(hex!, 16)))
 
-    const { receipt, voucher, closeRequest, ...messages } = schemaOps
+    const { receipt, voucher, closeRequest, registration, ...messages } = schemaOps
     expect(receipt).toBe(RECEIPT_TAG)
     expect(voucher).toBe(VOUCHER_TAG)
     expect(closeRequest).toBe(CLOSE_REQUEST_TAG)
+    expect(registration).toBe(REGISTRATION_TAG)
     expect(messages).toEqual(Op)
-    expect(tolkOps).toEqual(new Set([...Object.values(Op), receipt, voucher, closeRequest]))
+    expect(tolkOps).toEqual(new Set([...Object.values(Op), receipt, voucher, closeRequest, registration]))
     expect(new Set(Object.values(schemaOps)).size, 'opcodes are unique').toBe(Object.keys(schemaOps).length)
   })
 })

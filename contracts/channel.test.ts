@@ -4,15 +4,17 @@ import { keyPairFromSeed, type KeyPair } from '@ton/crypto'
 import { findTransactionRequired, flattenTransaction } from '@ton/test-utils'
 import type { BlockchainSnapshot, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox'
 import {
-  buildCloseRequest, buildReceipt, buildVoucher, nextReceiptsRoot, parseCloseRequest, parseReceipt, receiptCost, signCell, ZERO_ROOT
+  buildCloseRequest, buildReceipt, buildVoucher, GLOBAL_IDS, nextReceiptsRoot, parseCloseRequest, parseReceipt, receiptCost, signCell, ZERO_ROOT
 } from '../protocol/cells.ts'
 import { ProtocolError } from '../protocol/errors.ts'
-import { Errors, Fees, Op } from './constants.ts'
-import { Channel, type ChannelData } from './Channel.ts'
+import { Bounds, Errors, Fees, Op } from './constants.ts'
+import { Channel, channelAddress, type ChannelData } from './Channel.ts'
 import {
   openChannel, signedVoucher, signedCloseRequest, valueOf, computeGas, cascadeFees, storageFees, forwardFees, ledgerFor, feesOf, expectFeeAccepted,
-  CLOSE_DELAY, DEPOSIT, FEE_BPS, FLAT_GAS_PRICE, START, type ChannelFixture, type Ledger
+  CLOSE_DELAY, DEPOSIT, FEE_BPS, FLAT_GAS_PRICE, GLOBAL_ID, NONCE, START, type ChannelFixture, type Ledger
 } from './test-fixture.ts'
+
+const YEAR = 365 * 86_400
 
 const feeOf = (delta: bigint): bigint => delta * BigInt(FEE_BPS) / 10000n
 
@@ -31,10 +33,22 @@ describe('Channel', () => {
   let registryKept = 0n
 
   /**
+   * A fully closed channel is destroyed: it holds nothing, can never freeze, and a later top-up
+   * (bounceable, as wallets send it) comes straight back: it never funds a closed channel.
+   */
+  async function expectDestroyed (): Promise<void> {
+    expect((await f.blockchain.getContract(f.channel.address)).accountState).toBeUndefined()
+    expect(await f.channel.getBalance()).toBe(0n)
+    const topUp = await f.channel.sendTopUp(f.client.getSender(), { amount: toNano('1') })
+    expect(topUp.transactions).toHaveTransaction({ from: f.channel.address, to: f.client.address, inMessageBounced: true })
+    expect((await f.blockchain.getContract(f.channel.address)).balance).toBe(0n)
+  }
+
+  /**
    * Sends a claim from the node's wallet; every party's balance is then checked to the nanoton, and
    * what the Registry kept of the cascade is left in `registryKept`.
    */
-  async function claim (seqno: number, amount: bigint, opts: { receiptsRoot?: Buffer, channel?: Address } = {}): Promise<SendMessageResult> {
+  async function claim (seqno: number, amount: bigint, opts: { receiptsRoot?: Buffer, channel?: Address, globalId?: number } = {}): Promise<SendMessageResult> {
     const signed = signedVoucher(f, { channel: opts.channel ?? f.channel.address, seqno, amount, ...opts })
     const ledger = ledgerFor(f, f.channel.address)
     await ledger.snap()
@@ -157,21 +171,37 @@ describe('Channel', () => {
 
     f.blockchain.now = START + CLOSE_DELAY
     const balance = await f.channel.getBalance()
-    const clientBefore = (await f.blockchain.getContract(f.client.address)).balance
     const ledger = ledgerFor(f, f.channel.address)
     await ledger.snap()
-    const finish = await f.channel.sendFinishClose(f.stranger.getSender())
-    expect(finish.transactions).toHaveTransaction({ from: f.stranger.address, to: f.channel.address, op: Op.finishClose, success: true })
+    const finish = await f.channel.sendFinishClose(f.client.getSender())
+    expect(finish.transactions).toHaveTransaction({ from: f.client.address, to: f.channel.address, op: Op.finishClose, success: true, outMessagesCount: 1 })
     await ledger.expectExact(finish.transactions)
     const refundTx = findTransactionRequired(finish.transactions, { from: f.channel.address, to: f.client.address, op: Op.refund, success: true })
     const refund = flattenTransaction(refundTx).value ?? 0n
     // everything the channel held (deposit - paid and the storage reserve) plus the finisher's unspent value
     expect(refund).toBeGreaterThan(balance)
     expect(balance).toBeGreaterThan(DEPOSIT - toNano('2'))
-    expect((await f.blockchain.getContract(f.client.address)).balance - clientBefore).toBe(refund - refundTx.totalFees.coins)
-    expect(await f.channel.getBalance()).toBe(0n)
-    const data = await f.channel.getChannelData()
-    expect([data.closed, data.paid]).toEqual([true, toNano('2')])
+    await expectDestroyed()
+  })
+
+  it('finish_close from a stranger: the client gets exactly what the channel held, the stranger its own value back', async () => {
+    await expectSettled(await claim(1, toNano('1')), toNano('1'))
+    await f.channel.sendStartClose(f.client.getSender())
+    f.blockchain.now = START + CLOSE_DELAY
+    const balance = await f.channel.getBalance()
+    const ledger = ledgerFor(f, f.channel.address)
+    await ledger.snap()
+    const finish = await f.channel.sendFinishClose(f.stranger.getSender(), { value: toNano('3') })
+    await ledger.expectExact(finish.transactions)
+    const channelTx = findTransactionRequired(finish.transactions, { from: f.stranger.address, to: f.channel.address, op: Op.finishClose, success: true, outMessagesCount: 2 })
+    // to the nanoton: the channel's own funds (less the storage due for the delay) to the client ...
+    findTransactionRequired(finish.transactions, { from: f.channel.address, to: f.client.address, op: Op.refund, value: balance - storageFees(channelTx), success: true })
+    // ... and the stranger's 3 TON back to the stranger, less only the fees its message caused
+    const back = findTransactionRequired(finish.transactions, { from: f.channel.address, to: f.stranger.address, op: Op.excesses, success: true })
+    expect(flattenTransaction(back).value).toBe(toNano('3') - (channelTx.totalFees.coins - storageFees(channelTx)) - forwardFees(channelTx))
+    expect(await ledger.delta(f.stranger.address)).toBeGreaterThan(-toNano('0.01'))
+    expect(await ledger.delta(f.channel.address)).toBe(-balance)
+    expect((await f.blockchain.getContract(f.channel.address)).accountState).toBeUndefined()
   })
 
   it('rejects start_close from anyone but the client, and a second start_close', async () => {
@@ -195,7 +225,7 @@ describe('Channel', () => {
     })
     expect(forged.transactions).toHaveTransaction({ from: f.stranger.address, to: f.channel.address, op: Op.channelInit, success: false, exitCode: Errors.unauthorized })
     const reopened = await f.registry.sendOpenChannel(f.client.getSender(), {
-      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: toNano('100')
+      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: toNano('100'), nonce: NONCE
     })
     expect(reopened.transactions).toHaveTransaction({ from: f.registry.address, to: f.channel.address, op: Op.channelInit, success: false, exitCode: Errors.alreadyInitialized })
     expect((await f.channel.getChannelData()).deposit).toBe(DEPOSIT)
@@ -211,7 +241,7 @@ describe('Channel', () => {
     // anyone can deploy the code at a channel address; without channel_init it holds nothing to pay
     const other = f.blockchain.openContract(Channel.createFromConfig({
       registry: f.registry.address, client: f.stranger.address, clientKey: f.clientKeys.publicKey,
-      providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey
+      providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, nonce: NONCE
     }))
     const result = await other.sendClaim(f.providerOwner.getSender(), signedVoucher(f, { channel: other.address, seqno: 1, amount: 1n }))
     expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: other.address, deploy: true, success: false, exitCode: Errors.notInitialized })
@@ -227,8 +257,8 @@ describe('Channel', () => {
   it('stores a receipts root that commits to exactly the receipts paid: recomputed from the receipt cells it matches', async () => {
     // the node signs a receipt per job; the client chains them into the root of each voucher
     const receipts = [1n, 2n, 3n].map((jobId) => buildReceipt({
-      channel: f.channel.address, jobId, units: 100, price: 1_000_000n, deterministic: true, time: START + Number(jobId),
-      modelHash: Buffer.alloc(32, 0x11), inputHash: Buffer.alloc(32, Number(jobId)), outputHash: Buffer.alloc(32, 0x40 + Number(jobId))
+      globalId: GLOBAL_ID, channel: f.channel.address, epoch: 1, jobId, units: 100, price: 1_000_000n, deterministic: true, complete: true, time: START + Number(jobId),
+      modelHash: Buffer.alloc(32, 0x11), specHash: Buffer.alloc(32, Number(jobId)), outputHash: Buffer.alloc(32, 0x40 + Number(jobId))
     }))
     let root: Buffer = ZERO_ROOT
     let amount = 0n
@@ -262,23 +292,12 @@ describe('Channel', () => {
       return { result, ledger }
     }
 
-    async function expectFinal (amount: bigint, seqno: number, root: Buffer): Promise<void> {
-      const data = await f.channel.getChannelData()
-      expect([data.closed, data.paid, data.seqno, data.receiptsRoot]).toEqual([true, amount, seqno, root])
-      expect(await f.channel.getBalance()).toBe(0n)
-      // nothing can be claimed, topped up or closed again
-      const late = await f.channel.sendClaim(f.nodeWallet.getSender(), signedVoucher(f, { channel: f.channel.address, seqno: seqno + 1, amount: DEPOSIT }))
-      expect(late.transactions).toHaveTransaction({ to: f.channel.address, op: Op.claim, success: false, exitCode: Errors.channelClosed })
-      expect(late.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.payout })
-      const topUp = await f.channel.sendTopUp(f.client.getSender(), { amount: toNano('1') })
-      expect(topUp.transactions).toHaveTransaction({ to: f.channel.address, op: Op.channelTopUp, success: false, exitCode: Errors.channelClosed })
-      const start = await f.channel.sendStartClose(f.client.getSender())
-      expect(start.transactions).toHaveTransaction({ to: f.channel.address, op: Op.startClose, success: false, exitCode: Errors.channelClosed })
-      const finish = await f.channel.sendFinishClose(f.client.getSender())
-      expect(finish.transactions).toHaveTransaction({ to: f.channel.address, op: Op.finishClose, success: false, exitCode: Errors.channelClosed })
-      const again = await f.channel.sendCooperativeClose(f.client.getSender(), signedCloseRequest(f, { channel: f.channel.address, seqno: seqno + 1, amount }))
-      expect(again.transactions).toHaveTransaction({ to: f.channel.address, op: Op.cooperativeClose, success: false, exitCode: Errors.channelClosed })
-      expect((await f.channel.getChannelData()).paid).toBe(amount)
+    async function expectFinal (result: SendMessageResult, amount: bigint, seqno: number, root: Buffer): Promise<void> {
+      // the final state is in the close transaction's record; the account itself is destroyed
+      const close = findTransactionRequired(result.transactions, { to: f.channel.address, op: Op.cooperativeClose, success: true })
+      const request = parseCloseRequest(Channel.parseCooperativeClose(close.inMessage!.body).request)
+      expect([request.amount, request.seqno, request.receiptsRoot]).toEqual([amount, seqno, root])
+      await expectDestroyed()
     }
 
     it('sent by the client: pays the provider the difference less the fee, refunds the rest at once, closes', async () => {
@@ -304,7 +323,7 @@ describe('Channel', () => {
       expectFeeAccepted(feeTx, fee)
       expect(await ledger.delta(f.registry.address)).toBe(fee - feeTx.totalFees.coins)
       console.log(`cooperative_close: channel compute gas ${computeGas(channelTx)}, cascade fees ${cascadeFees(result.transactions)} nanoton`)
-      await expectFinal(toNano('3'), 2, root)
+      await expectFinal(result, toNano('3'), 2, root)
     })
 
     it('sent by the node: the client gets exactly what the channel held beyond the payout, the sender its unused value', async () => {
@@ -318,7 +337,7 @@ describe('Channel', () => {
       expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.nodeWallet.address, op: Op.excesses, success: true })
       // the client paid nothing for the close beyond receiving its refund
       expect(await ledger.delta(f.client.address)).toBe(balance - storageFees(channelTx) - toNano('2') - feesOf(result.transactions, { to: f.client.address, op: Op.refund }))
-      await expectFinal(toNano('2'), 1, ZERO_ROOT)
+      await expectFinal(result, toNano('2'), 1, ZERO_ROOT)
     })
 
     it('at the amount already paid and the same seqno: no payout, everything refunded', async () => {
@@ -327,7 +346,7 @@ describe('Channel', () => {
       expect(result.transactions).toHaveTransaction({ to: f.channel.address, op: Op.cooperativeClose, success: true, outMessagesCount: 1 })
       expect(result.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.payout })
       expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.client.address, op: Op.refund, success: true })
-      await expectFinal(toNano('1'), 4, ZERO_ROOT)
+      await expectFinal(result, toNano('1'), 4, ZERO_ROOT)
     })
 
     it('during the close delay, before close_at', async () => {
@@ -336,26 +355,28 @@ describe('Channel', () => {
       const { result } = await coopClose(f.client, { seqno: 1, amount: DEPOSIT })
       expect(result.transactions).toHaveTransaction({ to: f.channel.address, op: Op.cooperativeClose, success: true })
       expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.providerOwner.address, op: Op.payout, value: DEPOSIT - feeOf(DEPOSIT) })
-      await expectFinal(DEPOSIT, 1, ZERO_ROOT)
+      await expectFinal(result, DEPOSIT, 1, ZERO_ROOT)
     })
 
-    it('a repeated open_channel to a closed channel is refunded at once', async () => {
+    it('a reopen takes a new nonce: a new address, where no voucher of the old channel is worth anything', async () => {
+      const old = signedVoucher(f, { channel: f.channel.address, seqno: 9, amount: toNano('1') })
       await coopClose(f.client, { seqno: 1, amount: toNano('1') })
-      // a month later: the closed, empty channel owes storage fees, paid from the incoming value
-      f.blockchain.now = START + 30 * 86_400
-      const ledger = ledgerFor(f, f.channel.address)
-      await ledger.snap()
+      // years later the old address is still empty: nothing froze there, nothing can be stuck there
+      f.blockchain.now = START + 10 * YEAR
+      expect((await f.blockchain.getContract(f.channel.address)).accountState).toBeUndefined()
+      const nonce = NONCE + 1n
       const reopened = await f.registry.sendOpenChannel(f.client.getSender(), {
-        clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT
+        clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT, nonce
       })
-      expect(reopened.transactions).toHaveTransaction({ from: f.registry.address, to: f.channel.address, op: Op.channelInit, success: true, outMessagesCount: 1 })
-      expect(reopened.transactions).toHaveTransaction({ from: f.channel.address, to: f.client.address, op: Op.refund, success: true })
-      await ledger.expectExact(reopened.transactions)
-      // the client lost only the fees of the cascade (less the registry's own storage fee); the closed channel keeps nothing
-      const registryStorage = storageFees(findTransactionRequired(reopened.transactions, { to: f.registry.address, op: Op.openChannel }))
-      expect(await ledger.delta(f.client.address)).toBe(-(cascadeFees(reopened.transactions) - registryStorage))
-      expect(await f.channel.getBalance()).toBe(0n)
-      expect(await f.channel.getChannelData()).toMatchObject({ closed: true, deposit: DEPOSIT, paid: toNano('1') })
+      const address = channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey, nonce)
+      expect(address.equals(f.channel.address)).toBe(false)
+      expect(reopened.transactions).toHaveTransaction({ from: f.registry.address, to: address, op: Op.channelInit, deploy: true, success: true })
+      const fresh = f.blockchain.openContract(Channel.createFromAddress(address))
+      expect(await fresh.getChannelData()).toMatchObject({ nonce, deposit: DEPOSIT, paid: 0n, seqno: 0 })
+      // the old channel's voucher names the old address
+      const replay = await fresh.sendClaim(f.nodeWallet.getSender(), old)
+      expect(replay.transactions).toHaveTransaction({ to: address, op: Op.claim, success: false, exitCode: Errors.wrongChannel })
+      expect(replay.transactions).not.toHaveTransaction({ from: address, op: Op.payout })
     })
 
     describe('rejects a cooperative close and moves no funds', () => {
@@ -400,6 +421,12 @@ describe('Channel', () => {
         await expectRejected(request({ channel: f.registry.address }), Errors.wrongChannel)
       })
 
+      it('close request of another network', async () => {
+        for (const globalId of [GLOBAL_IDS.mainnet, GLOBAL_IDS.testnet]) {
+          await expectRejected(signedCloseRequest(f, { channel: f.channel.address, seqno: 3, amount: toNano('2'), globalId }), Errors.wrongNetwork)
+        }
+      })
+
       it('seqno below the last claimed voucher', async () => {
         await expectRejected(request({ seqno: 2 }), Errors.seqnoNotIncreasing)
       })
@@ -427,7 +454,7 @@ describe('Channel', () => {
       it('on a channel the registry did not initialize', async () => {
         const other = f.blockchain.openContract(Channel.createFromConfig({
           registry: f.registry.address, client: f.stranger.address, clientKey: f.clientKeys.publicKey,
-          providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey
+          providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, nonce: NONCE
         }))
         const result = await other.sendCooperativeClose(f.stranger.getSender(), signedCloseRequest(f, { channel: other.address, seqno: 1, amount: 1n }))
         expect(result.transactions).toHaveTransaction({ to: other.address, success: false, exitCode: Errors.notInitialized })
@@ -490,6 +517,11 @@ describe('Channel', () => {
       await expectRejected(await claim(4, toNano('2'), { channel: f.registry.address }), Errors.wrongChannel)
     })
 
+    it('voucher of another network (a testnet or mainnet signature replayed here)', async () => {
+      await expectRejected(await claim(4, toNano('2'), { globalId: GLOBAL_IDS.mainnet }), Errors.wrongNetwork)
+      await expectRejected(await claim(4, toNano('2'), { globalId: GLOBAL_IDS.testnet }), Errors.wrongNetwork)
+    })
+
     it('a cell that is not a voucher', async () => {
       const notVoucher = beginCell().storeUint(0x52435054, 32).storeAddress(f.channel.address).storeUint(4, 32).storeCoins(toNano('2')).storeBuffer(ZERO_ROOT).endCell()
       const signed = { voucher: notVoucher, clientSig: signCell(notVoucher, f.clientKeys.secretKey), nodeSig: signCell(notVoucher, f.nodeKeys.secretKey) }
@@ -509,13 +541,15 @@ describe('Channel', () => {
       await expectRejected(await claim(4, toNano('2')), Errors.channelClosed)
     })
 
-    it('claim after finish_close', async () => {
+    it('claim after finish_close: the channel is gone, the claim bounces', async () => {
       await f.channel.sendStartClose(f.client.getSender())
       f.blockchain.now = START + CLOSE_DELAY
       await f.channel.sendFinishClose(f.client.getSender())
-      before = await f.channel.getChannelData()
-      balanceBefore = await f.channel.getBalance()
-      await expectRejected(await claim(4, toNano('2')), Errors.channelClosed)
+      const signed = signedVoucher(f, { channel: f.channel.address, seqno: 4, amount: toNano('2') })
+      const result = await f.channel.sendClaim(f.nodeWallet.getSender(), signed)
+      expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.nodeWallet.address, inMessageBounced: true })
+      expect(result.transactions).not.toHaveTransaction({ from: f.channel.address, op: Op.payout })
+      await expectDestroyed()
     })
 
     it('unknown op', async () => {
@@ -526,13 +560,69 @@ describe('Channel', () => {
   })
 })
 
+describe('Channel storage over the years (the client-funded reserve pays it; deposit - paid stays whole)', () => {
+  let f: ChannelFixture
+  let opened: BlockchainSnapshot
+  beforeAll(async () => {
+    f = await openChannel()
+    opened = f.blockchain.snapshot()
+  })
+  beforeEach(async () => { await f.blockchain.loadFrom(opened) })
+
+  it('a voucher for the full deposit still pays in full on the last day of the channel\'s lifetime', async () => {
+    const data = await f.channel.getChannelData()
+    expect(data.expiresAt).toBe(START + Bounds.channelLifetime)
+    f.blockchain.now = data.expiresAt - 1
+    const ledger = ledgerFor(f, f.channel.address)
+    await ledger.snap()
+    const balance = await f.channel.getBalance()
+    const result = await f.channel.sendClaim(f.nodeWallet.getSender(), signedVoucher(f, { channel: f.channel.address, seqno: 1, amount: DEPOSIT }))
+    await ledger.expectExact(result.transactions)
+    const fee = feeOf(DEPOSIT)
+    const channelTx = findTransactionRequired(result.transactions, { to: f.channel.address, op: Op.claim, success: true })
+    expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.providerOwner.address, op: Op.payout, value: DEPOSIT - fee, success: true })
+    expect(result.transactions).toHaveTransaction({ from: f.channel.address, to: f.registry.address, op: Op.protocolFee, value: fee })
+    // four years of storage came out of the reserve, none of it out of the deposit
+    expect(storageFees(channelTx)).toBeGreaterThan(toNano('0.04'))
+    expect(await f.channel.getBalance()).toBe(balance - storageFees(channelTx) - DEPOSIT)
+    expect(await f.channel.getBalance()).toBeGreaterThan(0n)
+  })
+
+  it('after its lifetime no claim is accepted and anyone may finish_close it; the client gets deposit - paid in full years later', async () => {
+    await f.channel.sendClaim(f.nodeWallet.getSender(), signedVoucher(f, { channel: f.channel.address, seqno: 1, amount: toNano('1') }))
+    const { expiresAt } = await f.channel.getChannelData()
+    f.blockchain.now = expiresAt
+    const late = await f.channel.sendClaim(f.nodeWallet.getSender(), signedVoucher(f, { channel: f.channel.address, seqno: 2, amount: toNano('2') }))
+    expect(late.transactions).toHaveTransaction({ to: f.channel.address, op: Op.claim, success: false, exitCode: Errors.channelClosed })
+    const topUp = await f.channel.sendTopUp(f.client.getSender(), { amount: toNano('1') })
+    expect(topUp.transactions).toHaveTransaction({ to: f.channel.address, op: Op.channelTopUp, success: false, exitCode: Errors.channelClosed })
+
+    // nobody bothers for two more years; then a stranger finishes it without start_close
+    f.blockchain.now = expiresAt + 2 * YEAR
+    const ledger = ledgerFor(f, f.channel.address)
+    await ledger.snap()
+    const finish = await f.channel.sendFinishClose(f.stranger.getSender())
+    await ledger.expectExact(finish.transactions)
+    const refundTx = findTransactionRequired(finish.transactions, { from: f.channel.address, to: f.client.address, op: Op.refund, success: true })
+    expect(flattenTransaction(refundTx).value).toBeGreaterThan(DEPOSIT - toNano('1'))
+    expect((await f.blockchain.getContract(f.channel.address)).accountState).toBeUndefined()
+  })
+
+  it('finish_close before the lifetime ends still needs start_close and its delay', async () => {
+    const { expiresAt } = await f.channel.getChannelData()
+    f.blockchain.now = expiresAt - 1
+    const early = await f.channel.sendFinishClose(f.stranger.getSender())
+    expect(early.transactions).toHaveTransaction({ to: f.channel.address, op: Op.finishClose, success: false, exitCode: Errors.closeNotReady })
+  })
+})
+
 describe('close_request cell', () => {
   it('round-trips through buildCloseRequest / parseCloseRequest and refuses other cells', () => {
     const channel = channelAddressForTest()
-    const request = { channel, seqno: 7, amount: 123_456_789n, receiptsRoot: Buffer.alloc(32, 0xcd) }
+    const request = { globalId: GLOBAL_ID, channel, seqno: 7, amount: 123_456_789n, receiptsRoot: Buffer.alloc(32, 0xcd) }
     const parsed = parseCloseRequest(buildCloseRequest(request))
     expect(parsed).toEqual(request)
-    const voucher = buildVoucher({ channel, seqno: 7, amount: 1n, receiptsRoot: ZERO_ROOT })
+    const voucher = buildVoucher({ globalId: GLOBAL_ID, channel, seqno: 7, amount: 1n, receiptsRoot: ZERO_ROOT })
     expect(() => parseCloseRequest(voucher)).toThrow(ProtocolError)
     const longer = beginCell().storeSlice(buildCloseRequest(request).beginParse()).storeUint(1, 1).endCell()
     expect(() => parseCloseRequest(longer)).toThrow(ProtocolError)
@@ -543,6 +633,6 @@ describe('close_request cell', () => {
 function channelAddressForTest (): Address {
   return Channel.createFromConfig({
     registry: new Address(0, Buffer.alloc(32, 1)), client: new Address(0, Buffer.alloc(32, 2)), clientKey: 1n,
-    providerOwner: new Address(0, Buffer.alloc(32, 3)), nodeKey: 2n
+    providerOwner: new Address(0, Buffer.alloc(32, 3)), nodeKey: 2n, nonce: 0n
   }).address
 }

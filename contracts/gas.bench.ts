@@ -1,7 +1,8 @@
 import { Blockchain, type SendMessageResult } from '@ton/sandbox'
 import { Address, fromNano, toNano, type Transaction } from '@ton/core'
 import { keyPairFromSeed } from '@ton/crypto'
-import { buildCloseRequest, buildReceipt, buildVoucher, signCell, ZERO_ROOT, type Receipt } from '../protocol/cells.ts'
+import { buildCloseRequest, buildReceipt, buildVoucher, GLOBAL_IDS, signCell, ZERO_ROOT, type Receipt } from '../protocol/cells.ts'
+import { configWithGlobalId } from './network.ts'
 import { Registry } from './Registry.ts'
 import { Provider, providerAddress } from './Provider.ts'
 import { Channel, channelAddress } from './Channel.ts'
@@ -45,6 +46,8 @@ function assertSuccess (op: string, result: SendMessageResult): void {
 
 async function main (): Promise<void> {
   const blockchain = await Blockchain.create()
+  const globalId = GLOBAL_IDS.local
+  blockchain.setConfig(configWithGlobalId(blockchain.config, globalId))
   const START = 1_750_000_000
   blockchain.now = START
   const owner = await blockchain.treasury('owner')
@@ -58,7 +61,7 @@ async function main (): Promise<void> {
   const unbondingDelay = 7 * 86_400
 
   const registry = blockchain.openContract(Registry.createFromConfig({
-    owner: owner.address, feeBps: 250, minStake: toNano('10'), closeDelay, unbondingDelay, slashShareBps: 3000
+    owner: owner.address, globalId, feeBps: 250, minStake: toNano('10'), closeDelay, unbondingDelay, slashShareBps: 3000
   }))
   const silk = (): Set<string> => new Set([registry.address, ...children].map((a) => a.toRawString()))
   const children: Address[] = []
@@ -83,26 +86,27 @@ async function main (): Promise<void> {
     return result
   }
 
-  await measure('deploy registry', async () => await registry.sendDeploy(owner.getSender(), toNano('1')))
+  await measure('deploy registry', async () => await registry.sendDeploy(owner.getSender(), Fees.registryStorageReserve + toNano('1')))
 
   // ---------- provider ----------
+  const registration = (): Buffer => Registry.signRegistration({ globalId, registry: registry.address, owner: providerOwner.address, nodeSecretKey: nodeKeys.secretKey })
   const provider = blockchain.openContract(Provider.createFromAddress(providerAddress(registry.address, providerOwner.address, nodeKeys.publicKey)))
   children.push(provider.address)
   await measure('register provider (registry + provider deploy)', async () =>
-    await registry.sendRegisterProvider(providerOwner.getSender(), { nodeKey: nodeKeys.publicKey, stake: toNano('20') }))
+    await registry.sendRegisterProvider(providerOwner.getSender(), { nodeKey: nodeKeys.publicKey, stake: toNano('20'), signature: registration() }))
   await measure('stake top-up', async () => await provider.sendTopUp(providerOwner.getSender(), { amount: toNano('1') }))
 
   // ---------- channel ----------
   const channel = blockchain.openContract(Channel.createFromAddress(
-    channelAddress(registry.address, client.address, clientKeys.publicKey, providerOwner.address, nodeKeys.publicKey)))
+    channelAddress(registry.address, client.address, clientKeys.publicKey, providerOwner.address, nodeKeys.publicKey, 1n)))
   children.push(channel.address)
   await measure('open channel (registry + channel deploy)', async () => await registry.sendOpenChannel(client.getSender(), {
-    clientKey: clientKeys.publicKey, providerOwner: providerOwner.address, nodeKey: nodeKeys.publicKey, deposit: toNano('5')
+    clientKey: clientKeys.publicKey, providerOwner: providerOwner.address, nodeKey: nodeKeys.publicKey, deposit: toNano('5'), nonce: 1n
   }))
   await measure('channel top-up', async () => await channel.sendTopUp(client.getSender(), { amount: toNano('1') }))
 
   const voucher = (seqno: number, amount: bigint): { voucher: ReturnType<typeof buildVoucher>, clientSig: Buffer, nodeSig: Buffer } => {
-    const v = buildVoucher({ channel: channel.address, seqno, amount, receiptsRoot: Buffer.alloc(32, seqno) })
+    const v = buildVoucher({ globalId, channel: channel.address, seqno, amount, receiptsRoot: Buffer.alloc(32, seqno) })
     return { voucher: v, clientSig: signCell(v, clientKeys.secretKey), nodeSig: signCell(v, nodeKeys.secretKey) }
   }
   const first = await measure('claim (payout + protocol fee + excesses)', async () => await channel.sendClaim(nodeWallet.getSender(), voucher(1, toNano('1'))))
@@ -131,10 +135,10 @@ async function main (): Promise<void> {
   // a second channel (another client key) for the cooperative close
   const clientKeys2 = keyPairFromSeed(Buffer.alloc(32, 3))
   const channel2 = blockchain.openContract(Channel.createFromAddress(
-    channelAddress(registry.address, client.address, clientKeys2.publicKey, providerOwner.address, nodeKeys.publicKey)))
+    channelAddress(registry.address, client.address, clientKeys2.publicKey, providerOwner.address, nodeKeys.publicKey, 1n)))
   children.push(channel2.address)
-  await registry.sendOpenChannel(client.getSender(), { clientKey: clientKeys2.publicKey, providerOwner: providerOwner.address, nodeKey: nodeKeys.publicKey, deposit: toNano('5') })
-  const request = buildCloseRequest({ channel: channel2.address, seqno: 1, amount: toNano('2'), receiptsRoot: ZERO_ROOT })
+  await registry.sendOpenChannel(client.getSender(), { clientKey: clientKeys2.publicKey, providerOwner: providerOwner.address, nodeKey: nodeKeys.publicKey, deposit: toNano('5'), nonce: 1n })
+  const request = buildCloseRequest({ globalId, channel: channel2.address, seqno: 1, amount: toNano('2'), receiptsRoot: ZERO_ROOT })
   await measure('cooperative close (payout + fee + refund)', async () => await channel2.sendCooperativeClose(client.getSender(), {
     request, clientSig: signCell(request, clientKeys2.secretKey), nodeSig: signCell(request, nodeKeys.secretKey)
   }))
@@ -156,10 +160,10 @@ async function main (): Promise<void> {
   blockchain.now = START + closeDelay + unbondingDelay
   await measure('withdraw stake (destroys the provider)', async () => await provider.sendWithdraw(providerOwner.getSender()))
 
-  await registry.sendRegisterProvider(providerOwner.getSender(), { nodeKey: nodeKeys.publicKey, stake: toNano('20') })
+  await registry.sendRegisterProvider(providerOwner.getSender(), { nodeKey: nodeKeys.publicKey, stake: toNano('20'), signature: registration() })
   const receipt: Receipt = {
-    channel: channel.address, jobId: 1n, units: 1, price: 1n, deterministic: true, time: START,
-    modelHash: Buffer.alloc(32, 1), inputHash: Buffer.alloc(32, 2), outputHash: Buffer.alloc(32, 3)
+    globalId, channel: channel.address, epoch: 2, jobId: 1n, units: 1, price: 1n, deterministic: true, complete: true, time: START,
+    modelHash: Buffer.alloc(32, 1), specHash: Buffer.alloc(32, 2), outputHash: Buffer.alloc(32, 3)
   }
   const a = buildReceipt(receipt)
   const b = buildReceipt({ ...receipt, jobId: 2n, outputHash: Buffer.alloc(32, 4) })

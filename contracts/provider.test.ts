@@ -3,12 +3,12 @@ import { beginCell, toNano, type Cell } from '@ton/core'
 import { keyPairFromSeed, type KeyPair } from '@ton/crypto'
 import { findTransactionRequired, flattenTransaction } from '@ton/test-utils'
 import type { BlockchainSnapshot, SandboxContract, SendMessageResult } from '@ton/sandbox'
-import { buildReceipt, buildVoucher, signCell, ZERO_ROOT, type Receipt } from '../protocol/cells.ts'
+import { buildReceipt, buildVoucher, GLOBAL_IDS, signCell, ZERO_ROOT, type Receipt } from '../protocol/cells.ts'
 import { Errors, Fees, Op } from './constants.ts'
 import { Registry } from './Registry.ts'
 import { Provider, ProviderState, providerAddress, type EquivocationProof, type ProviderData } from './Provider.ts'
 import {
-  deployRegistry, ledgerFor, storageFees, computeGas, cascadeFees, forwardFees, SLASH_SHARE_BPS, STAKE, START, UNBONDING_DELAY,
+  deployRegistry, register, GLOBAL_ID, ledgerFor, storageFees, computeGas, cascadeFees, forwardFees, SLASH_SHARE_BPS, STAKE, START, UNBONDING_DELAY,
   type Fixture, type Ledger
 } from './test-fixture.ts'
 
@@ -21,7 +21,7 @@ describe('Provider stake lifecycle', () => {
   let ledger: Ledger
   beforeAll(async () => {
     f = await deployRegistry()
-    await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
+    await register(f)
     provider = f.blockchain.openContract(Provider.createFromAddress(providerAddress(f.registry.address, f.providerOwner.address, f.nodeKeys.publicKey)))
     registered = f.blockchain.snapshot()
   })
@@ -33,14 +33,17 @@ describe('Provider stake lifecycle', () => {
   })
 
   const receipt = (over: Partial<Receipt> = {}): Receipt => ({
+    globalId: GLOBAL_ID,
     channel: f.registry.address,
+    epoch: 1,
     jobId: 1n,
     units: 10,
     price: 1000n,
     deterministic: true,
+    complete: true,
     time: START,
     modelHash: Buffer.alloc(32, 0x11),
-    inputHash: Buffer.alloc(32, 0x22),
+    specHash: Buffer.alloc(32, 0x22),
     outputHash: Buffer.alloc(32, 0x33),
     ...over
   })
@@ -79,10 +82,17 @@ describe('Provider stake lifecycle', () => {
       expect(await provider.getBalance()).toBe(0n)
       expect((await f.blockchain.getContract(provider.address)).accountState).toBeUndefined()
 
-      // the address is free: the same owner and key can register again
-      const again = await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
+      // the address is free: the same owner and key can register again, as a new epoch
+      const again = await register(f)
       expect(again.transactions).toHaveTransaction({ from: f.registry.address, to: provider.address, op: Op.providerInit, deploy: true, success: true })
-      expect(await provider.getProviderData()).toMatchObject({ stake: STAKE, state: ProviderState.active })
+      expect(await provider.getProviderData()).toMatchObject({ stake: STAKE, state: ProviderState.active, epoch: 2 })
+
+      // a proof of the first registration's equivocation does not slash the new one
+      await ledger.snap()
+      const old = await provider.sendReportEquivocation(f.stranger.getSender(), equivocation())
+      expect(old.transactions).toHaveTransaction({ to: provider.address, op: Op.reportEquivocation, success: false, exitCode: Errors.wrongEpoch })
+      expect(old.transactions).not.toHaveTransaction({ from: provider.address, op: Op.slashedStake })
+      expect(await provider.getProviderData()).toMatchObject({ stake: STAKE, state: ProviderState.active, epoch: 2 })
     })
 
     it('rejects withdraw before the unlock time', async () => {
@@ -128,39 +138,44 @@ describe('Provider stake lifecycle', () => {
       expect(result.transactions).toHaveTransaction({ to: bare.address, deploy: true, success: false, exitCode: Errors.notInitialized })
     })
 
-    it('keeps the value of a repeated registration and returns it on withdraw', async () => {
-      const again = await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
-      expect(again.transactions).toHaveTransaction({ from: f.registry.address, to: provider.address, op: Op.providerInit, success: false, exitCode: Errors.alreadyInitialized })
-      expect(await provider.getBalance()).toBeGreaterThan(2n * STAKE)
-      await provider.sendUnbond(f.providerOwner.getSender())
-      f.blockchain.now = START + UNBONDING_DELAY
-      const result = await provider.sendWithdraw(f.providerOwner.getSender())
-      expect(flattenTransaction(findTransactionRequired(result.transactions, { from: provider.address, op: Op.stakeWithdrawal })).value).toBeGreaterThan(2n * STAKE)
+    it('returns the value of a repeated registration to the owner at once; the provider holds no more than before', async () => {
+      const balance = await provider.getBalance()
+      const again = await register(f)
+      expect(again.transactions).toHaveTransaction({ from: f.registry.address, to: provider.address, op: Op.providerInit, success: true })
+      expect(again.transactions).toHaveTransaction({ from: provider.address, to: f.providerOwner.address, op: Op.excesses, success: true })
+      const tx = findTransactionRequired(again.transactions, { to: provider.address, op: Op.providerInit })
+      expect(await provider.getBalance()).toBe(balance - storageFees(tx))
+      await ledger.expectExact(again.transactions)
     })
   })
 
   describe('report_equivocation', () => {
-    async function expectSlashed (result: SendMessageResult, stake: bigint, reporter = f.stranger.address): Promise<void> {
+    /**
+     * Everything the provider held above Fees.providerStorageReserve is forfeit: the reporter gets
+     * slash_share_bps of `stake`, the treasury the rest (extra value included), to the nanoton.
+     */
+    async function expectSlashed (result: SendMessageResult, stake: bigint, reporter = f.stranger.address): Promise<{ forfeit: bigint, reward: bigint }> {
       const reward = stake * BigInt(SLASH_SHARE_BPS) / 10_000n
+      const providerTx = findTransactionRequired(result.transactions, { to: provider.address, op: Op.reportEquivocation })
+      const sent = flattenTransaction(providerTx).value!
+      const held = (await ledger.balance(provider.address)) - (await ledger.delta(provider.address)) - storageFees(providerTx)
+      const forfeit = held - Fees.providerStorageReserve
       expect(result.transactions).toHaveTransaction({ from: reporter, to: provider.address, op: Op.reportEquivocation, success: true, outMessagesCount: 2 })
-      const toRegistry = findTransactionRequired(result.transactions, { from: provider.address, to: f.registry.address, op: Op.slashedStake, value: stake - reward, success: true })
+      const toRegistry = findTransactionRequired(result.transactions, { from: provider.address, to: f.registry.address, op: Op.slashedStake, value: forfeit - reward, success: true })
       expect(Registry.parseSlashedStake(toRegistry.inMessage!.body)).toMatchObject({ owner: f.providerOwner.address, nodeKey: BigInt('0x' + f.nodeKeys.publicKey.toString('hex')) })
       const rewardTx = findTransactionRequired(result.transactions, { from: provider.address, to: reporter, op: Op.slashReward, success: true })
       await ledger.expectExact(result.transactions)
 
-      // to the nanoton: the provider pays out exactly the stake; the reporter's value pays every fee of the report
-      const providerTx = findTransactionRequired(result.transactions, { to: provider.address, op: Op.reportEquivocation })
-      expect(await ledger.delta(provider.address)).toBe(-stake - storageFees(providerTx))
-      const sent = flattenTransaction(providerTx).value!
+      // to the nanoton: the provider pays out everything above its reserve; the reporter's value pays every fee of the report
+      expect(await ledger.delta(provider.address)).toBe(-forfeit - storageFees(providerTx))
+      expect(await provider.getBalance()).toBe(Fees.providerStorageReserve)
       const reporterGot = flattenTransaction(rewardTx).value!
       const feesPaidByReporterValue = sent + reward - reporterGot
       expect(feesPaidByReporterValue).toBe(providerTx.totalFees.coins - storageFees(providerTx) + forwardFees(providerTx))
       // the registry accepted it (it came from this Provider) and keeps it, less only its own fees
-      expect(await ledger.delta(f.registry.address)).toBe(stake - reward - toRegistry.totalFees.coins)
+      expect(await ledger.delta(f.registry.address)).toBe(forfeit - reward - toRegistry.totalFees.coins)
       expect(await provider.getProviderData()).toMatchObject({ stake: 0n, state: ProviderState.slashed })
-      // what remains is the storage reserve (the record that it was slashed)
-      expect(await provider.getBalance()).toBeGreaterThan(0n)
-      expect(await provider.getBalance()).toBeLessThan(toNano('0.1'))
+      return { forfeit, reward }
     }
 
     it('slashes: the reporter gets the slash share of the stake, the registry the rest', async () => {
@@ -175,7 +190,9 @@ describe('Provider stake lifecycle', () => {
       await provider.sendUnbond(f.providerOwner.getSender())
       f.blockchain.now = START + UNBONDING_DELAY - 1
       await ledger.snap()
-      await expectSlashed(await provider.sendReportEquivocation(f.stranger.getSender(), equivocation()), STAKE + toNano('5'))
+      const { forfeit } = await expectSlashed(await provider.sendReportEquivocation(f.stranger.getSender(), equivocation()), STAKE + toNano('5'))
+      // the top-up's and the unbond's extra value went with it: nothing but the reserve is left behind
+      expect(forfeit).toBeGreaterThan(STAKE + toNano('5'))
       f.blockchain.now = START + UNBONDING_DELAY
       const withdraw = await provider.sendWithdraw(f.providerOwner.getSender())
       expect(withdraw.transactions).toHaveTransaction({ to: provider.address, op: Op.withdrawStake, success: false, exitCode: Errors.providerSlashed })
@@ -189,19 +206,36 @@ describe('Provider stake lifecycle', () => {
       expect(second.transactions).not.toHaveTransaction({ from: provider.address, op: Op.slashedStake })
     })
 
+    it('self-reporting always loses: the owner reporting its own node gets back at most half of its stake', async () => {
+      const ownerLedger = ledgerFor(f, provider.address)
+      await ownerLedger.snap()
+      const result = await provider.sendReportEquivocation(f.providerOwner.getSender(), equivocation())
+      expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: provider.address, success: true })
+      await ownerLedger.expectExact(result.transactions)
+      // the owner's stake was in the provider: its own wallet gained only the reward, less the report's fees
+      const gained = await ownerLedger.delta(f.providerOwner.address)
+      expect(gained).toBeLessThanOrEqual(STAKE * 5_000n / 10_000n)
+      expect(gained - STAKE).toBeLessThan(-STAKE / 2n)
+    })
+
     it('a slashed provider refuses top-up and unbond, and returns the value of a repeated registration', async () => {
       await provider.sendReportEquivocation(f.stranger.getSender(), equivocation())
       const topUp = await provider.sendTopUp(f.providerOwner.getSender(), { amount: toNano('1') })
       expect(topUp.transactions).toHaveTransaction({ to: provider.address, op: Op.stakeTopUp, success: false, exitCode: Errors.providerSlashed })
       const unbond = await provider.sendUnbond(f.providerOwner.getSender())
       expect(unbond.transactions).toHaveTransaction({ to: provider.address, op: Op.unbond, success: false, exitCode: Errors.providerSlashed })
-      // a plain transfer would never come back from a slashed provider, so it bounces
-      const plain = await f.stranger.send({ to: provider.address, value: toNano('1') })
-      expect(plain.transactions).toHaveTransaction({ from: f.stranger.address, to: provider.address, success: false, exitCode: Errors.providerSlashed })
-      expect(plain.transactions).toHaveTransaction({ from: provider.address, to: f.stranger.address, inMessageBounced: true })
+      // a plain transfer, bounceable or not, goes straight back: a slashed provider keeps only its reserve
+      for (const bounce of [true, false]) {
+        await ledger.snap()
+        const plain = await f.stranger.send({ to: provider.address, value: toNano('1'), bounce })
+        const tx = findTransactionRequired(plain.transactions, { from: f.stranger.address, to: provider.address, success: true })
+        expect(plain.transactions).toHaveTransaction({ from: provider.address, to: f.stranger.address, op: Op.excesses })
+        await ledger.expectExact(plain.transactions)
+        expect(await ledger.delta(provider.address)).toBe(-storageFees(tx))
+      }
 
       await ledger.snap()
-      const again = await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
+      const again = await register(f)
       expect(again.transactions).toHaveTransaction({ from: f.registry.address, to: provider.address, op: Op.providerInit, success: true, outMessagesCount: 1 })
       expect(again.transactions).toHaveTransaction({ from: provider.address, to: f.providerOwner.address, op: Op.excesses, success: true })
       await ledger.expectExact(again.transactions)
@@ -237,8 +271,23 @@ describe('Provider stake lifecycle', () => {
         await expectRejected({ ...p, sigB: p.sigA }, Errors.badReceiptSignature)
       })
 
+      it('a receipt of another network', async () => {
+        await expectRejected(proof(receipt({ globalId: GLOBAL_IDS.mainnet }), receipt({ globalId: GLOBAL_IDS.mainnet, outputHash: Buffer.alloc(32, 0x44) })), Errors.wrongNetwork)
+        await expectRejected(proof(receipt(), receipt({ globalId: GLOBAL_IDS.testnet, outputHash: Buffer.alloc(32, 0x44) })), Errors.wrongNetwork)
+      })
+
+      it('a receipt of another registration (epoch)', async () => {
+        await expectRejected(proof(receipt({ epoch: 2 }), receipt({ epoch: 2, outputHash: Buffer.alloc(32, 0x44) })), Errors.wrongEpoch)
+        await expectRejected(proof(receipt(), receipt({ epoch: 0, outputHash: Buffer.alloc(32, 0x44) })), Errors.wrongEpoch)
+      })
+
+      it('a receipt of a cancelled, truncated or partial result', async () => {
+        await expectRejected(proof(receipt(), receipt({ complete: false, outputHash: Buffer.alloc(32, 0x44) })), Errors.notComplete)
+        await expectRejected(proof(receipt({ complete: false }), receipt({ outputHash: Buffer.alloc(32, 0x44) })), Errors.notComplete)
+      })
+
       it('a signed cell that is not a receipt', async () => {
-        const voucher = buildVoucher({ channel: f.registry.address, seqno: 1, amount: 1n, receiptsRoot: ZERO_ROOT })
+        const voucher = buildVoucher({ globalId: GLOBAL_ID, channel: f.registry.address, seqno: 1, amount: 1n, receiptsRoot: ZERO_ROOT })
         await expectRejected(proof(voucher, receipt()), Errors.malformedReceipt)
       })
 
@@ -258,8 +307,8 @@ describe('Provider stake lifecycle', () => {
         await expectRejected(proof(receipt(), receipt({ modelHash: Buffer.alloc(32, 0x12), outputHash: Buffer.alloc(32, 0x44) })), Errors.differentModel)
       })
 
-      it('different inputs', async () => {
-        await expectRejected(proof(receipt(), receipt({ inputHash: Buffer.alloc(32, 0x23), outputHash: Buffer.alloc(32, 0x44) })), Errors.differentInput)
+      it('different job specs (input, parameters or execution path)', async () => {
+        await expectRejected(proof(receipt(), receipt({ specHash: Buffer.alloc(32, 0x23), outputHash: Buffer.alloc(32, 0x44) })), Errors.differentSpec)
       })
 
       it('the same output (no equivocation), also for one receipt sent twice', async () => {

@@ -1,14 +1,18 @@
 import { describe, it, expect, beforeAll, beforeEach } from 'vitest'
-import { beginCell, toNano, type Cell, type Sender, type Transaction } from '@ton/core'
-import type { BlockchainSnapshot, SandboxContract, SendMessageResult } from '@ton/sandbox'
+import { Address, beginCell, Dictionary, toNano, type Cell, type Sender, type Transaction } from '@ton/core'
+import { internal, type BlockchainSnapshot, type SandboxContract, type SendMessageResult } from '@ton/sandbox'
 import { findTransactionRequired, flattenTransaction } from '@ton/test-utils'
-import { Errors, Fees, Op } from './constants.ts'
+import { keyPairFromSeed } from '@ton/crypto'
+import { GLOBAL_IDS } from '../protocol/cells.ts'
+import { Bounds, Errors, Fees, Op } from './constants.ts'
 import { Registry } from './Registry.ts'
+import { configWithGlobalId, globalIdOfConfig } from './network.ts'
 import { Provider, ProviderState, providerAddress } from './Provider.ts'
 import { Channel, channelAddress } from './Channel.ts'
 import { publicKeyToInt } from './keys.ts'
+import { forwardFees } from './test-fixture.ts'
 import {
-  deployRegistry, cascadeFees, ledgerFor, storageFees, computeOutcome, expectFeeAccepted,
+  deployRegistry, register, registrationSig, sandbox, GLOBAL_ID, NONCE, cascadeFees, ledgerFor, storageFees, computeOutcome, expectFeeAccepted,
   CLOSE_DELAY, DEPOSIT, FEE_BPS, FLAT_GAS_LIMIT, FLAT_GAS_PRICE, MIN_STAKE, PROTOCOL_FEE_GAS, SLASH_SHARE_BPS, STAKE, UNBONDING_DELAY, type Fixture
 } from './test-fixture.ts'
 
@@ -24,7 +28,8 @@ describe('Registry', () => {
   it('is deployed with its parameters', async () => {
     expect(await f.registry.getRegistryData()).toEqual({
       owner: f.owner.address, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: CLOSE_DELAY,
-      unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS, version: 0, modelCount: 0, measurementCount: 0
+      unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS, version: 0, modelCount: 0, measurementCount: 0,
+      globalId: GLOBAL_ID, registrations: 0
     })
     expect(await f.registry.getVersion()).toBe(0)
     expect(await f.registry.getTreasuryAvailable()).toBe(await f.registry.getBalance() - Fees.registryStorageReserve)
@@ -35,16 +40,21 @@ describe('Registry', () => {
       const key = Buffer.alloc(32, seed)
       expect((await f.registry.getProviderAddress(f.providerOwner.address, key)).equals(
         providerAddress(f.registry.address, f.providerOwner.address, key))).toBe(true)
-      expect((await f.registry.getChannelAddress(f.client.address, f.clientKeys.publicKey, f.providerOwner.address, key)).equals(
-        channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, key))).toBe(true)
+      for (const nonce of [0n, 1n, 2n ** 64n - 1n]) {
+        expect((await f.registry.getChannelAddress(f.client.address, f.clientKeys.publicKey, f.providerOwner.address, key, nonce)).equals(
+          channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, key, nonce))).toBe(true)
+      }
     }
+    // a new nonce is a new channel
+    expect(channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey, 1n).equals(
+      channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey, 2n))).toBe(false)
   })
 
   it('registers a provider: the sender becomes its owner and the stake is recorded', async () => {
     const expected = providerAddress(f.registry.address, f.providerOwner.address, f.nodeKeys.publicKey)
     const ledger = ledgerFor(f, expected)
     await ledger.snap()
-    const result = await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
+    const result = await register(f)
     await ledger.expectExact(result.transactions)
     // the registry keeps nothing of the value: it all goes on to the provider
     expect(await ledger.delta(f.registry.address)).toBe(-storageFees(findTransactionRequired(result.transactions, { to: f.registry.address, op: Op.registerProvider })))
@@ -54,8 +64,9 @@ describe('Registry', () => {
     const provider = f.blockchain.openContract(Provider.createFromAddress(expected))
     expect(await provider.getProviderData()).toEqual({
       owner: f.providerOwner.address, nodeKey: publicKeyToInt(f.nodeKeys.publicKey), stake: STAKE, state: ProviderState.active, unlockTime: 0,
-      minStake: MIN_STAKE, unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS
+      minStake: MIN_STAKE, unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS, epoch: 1
     })
+    expect(await f.registry.getRegistryData()).toMatchObject({ registrations: 1 })
     expect(await provider.getBalance()).toBeGreaterThanOrEqual(STAKE)
     // the gas reserve covers the whole cascade with a margin
     expect(cascadeFees(result.transactions)).toBeLessThan(Fees.providerDeployGas / 2n)
@@ -63,26 +74,24 @@ describe('Registry', () => {
 
   it('rejects a stake below the minimum and deploys nothing', async () => {
     const stake = MIN_STAKE - 1n
-    const result = await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake })
+    const result = await register(f, { stake })
     expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: f.registry.address, success: false, exitCode: Errors.stakeTooLow })
     expect(result.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.providerInit })
     expect(result.transactions).toHaveTransaction({ from: f.registry.address, to: f.providerOwner.address, inMessageBounced: true })
   })
 
   it('rejects a register_provider whose value does not cover stake + gas', async () => {
-    const result = await f.registry.sendRegisterProvider(f.providerOwner.getSender(), {
-      nodeKey: f.nodeKeys.publicKey, stake: STAKE, value: STAKE + Fees.providerDeployGas - 1n
-    })
+    const result = await register(f, { value: STAKE + Fees.providerDeployGas - 1n })
     expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: f.registry.address, success: false, exitCode: Errors.notEnoughValue })
     expect(result.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.providerInit })
   })
 
   it('opens a channel with the deposit, the registry fee and the close delay', async () => {
-    const expected = channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey)
+    const expected = channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey, NONCE)
     const ledger = ledgerFor(f, expected)
     await ledger.snap()
     const result = await f.registry.sendOpenChannel(f.client.getSender(), {
-      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT
+      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT, nonce: NONCE
     })
     await ledger.expectExact(result.transactions)
     expect(await ledger.delta(f.registry.address)).toBe(-storageFees(findTransactionRequired(result.transactions, { to: f.registry.address, op: Op.openChannel })))
@@ -104,16 +113,21 @@ describe('Registry', () => {
       feeBps: FEE_BPS,
       closeDelay: CLOSE_DELAY,
       closeAt: 0,
-      closed: false
+      closed: false,
+      nonce: NONCE,
+      expiresAt: f.blockchain.now! + Bounds.channelLifetime
     })
-    expect(await channel.getBalance()).toBeGreaterThanOrEqual(DEPOSIT)
-    expect(cascadeFees(result.transactions)).toBeLessThan(Fees.channelDeployGas / 2n)
+    // the value above the deposit less the deployment's fees stays as the channel's storage reserve
+    const init = findTransactionRequired(result.transactions, { from: f.registry.address, to: expected, op: Op.channelInit })
+    expect(await channel.getBalance()).toBe(flattenTransaction(init).value! - init.totalFees.coins)
+    expect(await channel.getBalance() - DEPOSIT).toBeGreaterThan(toNano('0.085'))
+    expect(cascadeFees(result.transactions)).toBeLessThan(Fees.channelDeployGas / 5n)
   })
 
   it('rejects an open_channel whose value does not cover deposit + gas', async () => {
     const result = await f.registry.sendOpenChannel(f.client.getSender(), {
       clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey,
-      deposit: DEPOSIT, value: DEPOSIT + Fees.channelDeployGas - 1n
+      deposit: DEPOSIT, nonce: NONCE, value: DEPOSIT + Fees.channelDeployGas - 1n
     })
     expect(result.transactions).toHaveTransaction({ from: f.client.address, to: f.registry.address, success: false, exitCode: Errors.notEnoughValue })
     expect(result.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.channelInit })
@@ -185,7 +199,7 @@ describe('Provider', () => {
   let registered: BlockchainSnapshot
   beforeAll(async () => {
     f = await deployRegistry()
-    await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
+    await register(f)
     provider = f.blockchain.openContract(Provider.createFromAddress(providerAddress(f.registry.address, f.providerOwner.address, f.nodeKeys.publicKey)))
     registered = f.blockchain.snapshot()
   })
@@ -199,10 +213,29 @@ describe('Provider', () => {
     expect((await provider.getProviderData()).stake).toBe(STAKE)
   })
 
-  it('accepts provider_init only once', async () => {
-    const result = await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
-    expect(result.transactions).toHaveTransaction({ from: f.registry.address, to: provider.address, op: Op.providerInit, success: false, exitCode: Errors.alreadyInitialized })
-    expect((await provider.getProviderData()).stake).toBe(STAKE)
+  it('a repeated registration changes nothing and its value goes straight back to the owner', async () => {
+    const ledger = ledgerFor(f, provider.address)
+    await ledger.snap()
+    const before = await provider.getProviderData()
+    const result = await register(f)
+    await ledger.expectExact(result.transactions)
+    const init = findTransactionRequired(result.transactions, { from: f.registry.address, to: provider.address, op: Op.providerInit, success: true })
+    const back = findTransactionRequired(result.transactions, { from: provider.address, to: f.providerOwner.address, op: Op.excesses })
+    // the provider keeps nothing of it (only its own fees), the owner gets the rest back
+    expect(await ledger.delta(provider.address)).toBe(-storageFees(init))
+    expect(flattenTransaction(back).value).toBe(flattenTransaction(init).value! - (init.totalFees.coins - storageFees(init)) - forwardFees(init))
+    expect(await provider.getProviderData()).toEqual(before)
+    // the counter moved on (epochs are unique), this provider keeps its epoch
+    expect(await f.registry.getRegistryData()).toMatchObject({ registrations: 2 })
+    expect(before.epoch).toBe(1)
+  })
+
+  it('numbers registrations: each new Provider gets the next epoch', async () => {
+    const other = keyPairFromSeed(Buffer.alloc(32, 9))
+    await register(f, { owner: f.stranger, nodeKeys: other })
+    const second = f.blockchain.openContract(Provider.createFromAddress(providerAddress(f.registry.address, f.stranger.address, other.publicKey)))
+    expect((await second.getProviderData()).epoch).toBe(2)
+    expect((await provider.getProviderData()).epoch).toBe(1)
   })
 
   it('adds a top-up from the owner to the stake', async () => {
@@ -279,47 +312,72 @@ describe('Registry governance', () => {
   })
 
   it('sets every parameter at once; new children get them, existing ones keep theirs', async () => {
-    await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
+    await register(f)
     await f.registry.sendOpenChannel(f.client.getSender(), {
-      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT
+      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT, nonce: NONCE
     })
-    const params = { feeBps: 10_000, minStake: toNano('1'), unbondingDelay: 60, closeDelay: 30, slashShareBps: 10_000 }
+    const params = { feeBps: Bounds.maxFeeBps, minStake: toNano('1'), unbondingDelay: Bounds.minUnbondingDelay, closeDelay: Bounds.maxCloseDelay, slashShareBps: Bounds.maxSlashShareBps }
     await expectChange(async () => await f.registry.sendSetParams(f.owner.getSender(), params), Op.setParams)
     expect(await f.registry.getRegistryData()).toEqual({
-      owner: f.owner.address, ...params, version: 1, modelCount: 0, measurementCount: 0
+      owner: f.owner.address, ...params, version: 1, modelCount: 0, measurementCount: 0, globalId: GLOBAL_ID, registrations: 1
     })
 
     // the provider and channel deployed before keep the parameters they were deployed with
     const oldProvider = f.blockchain.openContract(Provider.createFromAddress(providerAddress(f.registry.address, f.providerOwner.address, f.nodeKeys.publicKey)))
     expect(await oldProvider.getProviderData()).toMatchObject({ minStake: MIN_STAKE, unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS })
     const oldChannel = f.blockchain.openContract(Channel.createFromAddress(
-      channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey)))
+      channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey, NONCE)))
     expect(await oldChannel.getChannelData()).toMatchObject({ feeBps: FEE_BPS, closeDelay: CLOSE_DELAY })
 
     // new ones get the new values (a stake of 1 TON is now enough)
-    const key = Buffer.alloc(32, 3)
-    const result = await f.registry.sendRegisterProvider(f.stranger.getSender(), { nodeKey: key, stake: toNano('1') })
+    const key = keyPairFromSeed(Buffer.alloc(32, 3))
+    const result = await register(f, { owner: f.stranger, nodeKeys: key, stake: toNano('1') })
     const init = findTransactionRequired(result.transactions, { from: f.registry.address, op: Op.providerInit, success: true })
-    expect(Provider.parseProviderInit(init.inMessage!.body)).toMatchObject({ stake: toNano('1'), minStake: toNano('1'), unbondingDelay: 60, slashShareBps: 10_000 })
-    const newProvider = f.blockchain.openContract(Provider.createFromAddress(providerAddress(f.registry.address, f.stranger.address, key)))
-    expect(await newProvider.getProviderData()).toMatchObject({ stake: toNano('1'), minStake: toNano('1'), unbondingDelay: 60, slashShareBps: 10_000 })
-    await f.registry.sendOpenChannel(f.client.getSender(), { clientKey: f.clientKeys.publicKey, providerOwner: f.stranger.address, nodeKey: key, deposit: DEPOSIT })
+    const expectedProvider = { stake: toNano('1'), minStake: toNano('1'), unbondingDelay: Bounds.minUnbondingDelay, slashShareBps: Bounds.maxSlashShareBps, epoch: 2 }
+    expect(Provider.parseProviderInit(init.inMessage!.body)).toMatchObject(expectedProvider)
+    const newProvider = f.blockchain.openContract(Provider.createFromAddress(providerAddress(f.registry.address, f.stranger.address, key.publicKey)))
+    expect(await newProvider.getProviderData()).toMatchObject(expectedProvider)
+    await f.registry.sendOpenChannel(f.client.getSender(), { clientKey: f.clientKeys.publicKey, providerOwner: f.stranger.address, nodeKey: key.publicKey, deposit: DEPOSIT, nonce: NONCE })
     const newChannel = f.blockchain.openContract(Channel.createFromAddress(
-      channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.stranger.address, key)))
-    expect(await newChannel.getChannelData()).toMatchObject({ feeBps: 10_000, closeDelay: 30 })
+      channelAddress(f.registry.address, f.client.address, f.clientKeys.publicKey, f.stranger.address, key.publicKey, NONCE)))
+    expect(await newChannel.getChannelData()).toMatchObject({ feeBps: Bounds.maxFeeBps, closeDelay: Bounds.maxCloseDelay })
   })
 
-  it('rejects a fee above 10000 bps', async () => {
-    const params = { feeBps: 10_001, minStake: 0n, unbondingDelay: 0, closeDelay: 0, slashShareBps: 0 }
-    // the wrapper refuses to build it, so the test writes the cell by hand
-    expect(() => Registry.setParamsMessage(params)).toThrow(RangeError)
-    const body = beginCell().storeUint(Op.setParams, 32).storeUint(0, 64).storeUint(10_001, 16).storeCoins(0n).storeUint(0, 32).storeUint(0, 32).storeUint(0, 16).endCell()
-    await expectRejected(async () => await f.owner.send({ to: f.registry.address, value: toNano('0.05'), body }), Errors.feeTooHigh)
-  })
+  describe('bounds: each parameter outside its range is refused with its own exit code', () => {
+    const valid = { feeBps: FEE_BPS, minStake: MIN_STAKE, unbondingDelay: UNBONDING_DELAY, closeDelay: CLOSE_DELAY, slashShareBps: SLASH_SHARE_BPS }
+    it.each([
+      ['a fee above 10 %', { feeBps: Bounds.maxFeeBps + 1 }, Errors.feeTooHigh],
+      ['a fee of 100 %', { feeBps: 10_000 }, Errors.feeTooHigh],
+      ['a slash share above 50 % (self-reporting would pay)', { slashShareBps: Bounds.maxSlashShareBps + 1 }, Errors.slashShareTooHigh],
+      ['a close delay of 0', { closeDelay: 0 }, Errors.closeDelayOutOfRange],
+      ['a close delay below the minimum', { closeDelay: Bounds.minCloseDelay - 1 }, Errors.closeDelayOutOfRange],
+      ['a close delay of 0xFFFFFFFF (would overflow now + delay)', { closeDelay: 0xffffffff }, Errors.closeDelayOutOfRange],
+      ['a close delay above the maximum', { closeDelay: Bounds.maxCloseDelay + 1 }, Errors.closeDelayOutOfRange],
+      ['an unbonding delay of 0', { unbondingDelay: 0 }, Errors.unbondingDelayOutOfRange],
+      ['an unbonding delay below the minimum', { unbondingDelay: Bounds.minUnbondingDelay - 1 }, Errors.unbondingDelayOutOfRange],
+      ['an unbonding delay of 0xFFFFFFFF', { unbondingDelay: 0xffffffff }, Errors.unbondingDelayOutOfRange],
+      ['an unbonding delay above the maximum', { unbondingDelay: Bounds.maxUnbondingDelay + 1 }, Errors.unbondingDelayOutOfRange]
+    ])('%s', async (_name, change, exitCode) => {
+      const params = { ...valid, ...change }
+      // the wrapper refuses to build it, so the test sends the unchecked cell
+      expect(() => Registry.setParamsMessage(params)).toThrow(RangeError)
+      const body = Registry.setParamsMessageUnchecked(params)
+      await expectRejected(async () => await f.owner.send({ to: f.registry.address, value: toNano('0.05'), body }), exitCode)
+    })
 
-  it('rejects a slash share above 10000 bps', async () => {
-    const body = beginCell().storeUint(Op.setParams, 32).storeUint(0, 64).storeUint(0, 16).storeCoins(0n).storeUint(0, 32).storeUint(0, 32).storeUint(10_001, 16).endCell()
-    await expectRejected(async () => await f.owner.send({ to: f.registry.address, value: toNano('0.05'), body }), Errors.slashShareTooHigh)
+    it('accepts both ends of every range', async () => {
+      for (const change of [
+        { feeBps: 0, slashShareBps: 0, closeDelay: Bounds.minCloseDelay, unbondingDelay: Bounds.minUnbondingDelay },
+        { feeBps: Bounds.maxFeeBps, slashShareBps: Bounds.maxSlashShareBps, closeDelay: Bounds.maxCloseDelay, unbondingDelay: Bounds.maxUnbondingDelay }
+      ]) {
+        await expectChange(async () => await f.registry.sendSetParams(f.owner.getSender(), { ...valid, ...change }), Op.setParams)
+        expect(await f.registry.getRegistryData()).toMatchObject(change)
+      }
+    })
+
+    it('a Registry cannot be created off-chain with parameters out of range', () => {
+      expect(() => Registry.createFromConfig({ owner: f.owner.address, globalId: GLOBAL_ID, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: 0 })).toThrow(RangeError)
+    })
   })
 
   it('adds and removes allowed model hashes, with counts', async () => {
@@ -365,7 +423,7 @@ describe('Registry governance', () => {
 
   it.each([
     ['change_owner', (r: SandboxContract<Registry>, s: Sender) => r.sendChangeOwner(s, { newOwner: s.address! })],
-    ['set_params', (r: SandboxContract<Registry>, s: Sender) => r.sendSetParams(s, { feeBps: 0, minStake: 0n, unbondingDelay: 0, closeDelay: 0, slashShareBps: 0 })],
+    ['set_params', (r: SandboxContract<Registry>, s: Sender) => r.sendSetParams(s, { feeBps: 0, minStake: 0n, unbondingDelay: Bounds.minUnbondingDelay, closeDelay: Bounds.minCloseDelay, slashShareBps: 0 })],
     ['add_model', (r: SandboxContract<Registry>, s: Sender) => r.sendAddModel(s, { modelHash: model })],
     ['remove_model', (r: SandboxContract<Registry>, s: Sender) => r.sendRemoveModel(s, { modelHash: model })],
     ['add_measurement', (r: SandboxContract<Registry>, s: Sender) => r.sendAddMeasurement(s, { measurement })],
@@ -444,5 +502,151 @@ describe('Registry governance', () => {
       await ledger.expectExact(result.transactions)
       expect(await ledger.delta(f.registry.address)).toBe(-storageFees(tx))
     })
+  })
+})
+
+describe('Registry v2: one network, proven registrations, basechain payouts, no freezing', () => {
+  let f: Fixture
+  let deployed: BlockchainSnapshot
+  beforeAll(async () => {
+    f = await deployRegistry()
+    deployed = f.blockchain.snapshot()
+  })
+  beforeEach(async () => { await f.blockchain.loadFrom(deployed) })
+
+  /** A message from an address in workchain 5 (no wallet exists there; the sandbox delivers it anyway). */
+  async function fromWorkchain5 (to: Address, body: Cell, value = toNano('30')): Promise<SendMessageResult> {
+    // non-bounceable: the emulator cannot bounce to workchain 5 either
+    return await f.blockchain.sendMessage(internal({ from: new Address(5, Buffer.alloc(32, 0x55)), to, value, body, bounce: false }))
+  }
+
+  it('the sandbox states its network in config param 19; configWithGlobalId changes only that', async () => {
+    expect(globalIdOfConfig(f.blockchain.config)).toBe(GLOBAL_IDS.local)
+    const testnet = configWithGlobalId(f.blockchain.config, GLOBAL_IDS.testnet)
+    expect(globalIdOfConfig(testnet)).toBe(GLOBAL_IDS.testnet)
+    const params = (c: Cell): Dictionary<number, Cell> => Dictionary.loadDirect(Dictionary.Keys.Int(32), Dictionary.Values.Cell(), c)
+    const before = params(f.blockchain.config)
+    const after = params(testnet)
+    expect(after.keys().sort()).toEqual(before.keys().sort())
+    for (const key of before.keys()) if (key !== 19) expect(after.get(key)!.equals(before.get(key)!)).toBe(true)
+    expect(() => configWithGlobalId(f.blockchain.config, 2 ** 31)).toThrow(RangeError)
+  })
+
+  it('has a different address on every network, and refuses to deploy on another one', async () => {
+    const config = { owner: f.owner.address, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: CLOSE_DELAY }
+    const local = Registry.createFromConfig({ ...config, globalId: GLOBAL_IDS.local })
+    const testnet = Registry.createFromConfig({ ...config, globalId: GLOBAL_IDS.testnet })
+    const mainnet = Registry.createFromConfig({ ...config, globalId: GLOBAL_IDS.mainnet })
+    expect(new Set([local, testnet, mainnet].map((r) => r.address.toRawString())).size).toBe(3)
+
+    // the testnet Registry's deployment on this (local) chain fails and its value bounces back
+    const onWrongChain = f.blockchain.openContract(testnet)
+    const result = await onWrongChain.sendDeploy(f.owner.getSender(), toNano('3'))
+    expect(result.transactions).toHaveTransaction({ from: f.owner.address, to: testnet.address, success: false, exitCode: Errors.wrongNetwork })
+    const bounced = findTransactionRequired(result.transactions, { from: testnet.address, to: f.owner.address, inMessageBounced: true })
+    expect(flattenTransaction(bounced).value).toBeGreaterThan(toNano('2.99'))
+    // and it refuses every operation there
+    const registration = await f.blockchain.openContract(testnet).sendRegisterProvider(f.providerOwner.getSender(), {
+      nodeKey: f.nodeKeys.publicKey, stake: STAKE,
+      signature: Registry.signRegistration({ globalId: GLOBAL_IDS.testnet, registry: testnet.address, owner: f.providerOwner.address, nodeSecretKey: f.nodeKeys.secretKey })
+    })
+    expect(registration.transactions).toHaveTransaction({ to: testnet.address, success: false, exitCode: Errors.wrongNetwork })
+    expect(registration.transactions).not.toHaveTransaction({ from: testnet.address, op: Op.providerInit })
+  })
+
+  it('a Registry deployed for this network stops working on a chain whose global_id changed', async () => {
+    // the same account on a chain that says it is testnet: every operation is refused
+    f.blockchain.setConfig((await sandbox(GLOBAL_IDS.testnet)).config)
+    const result = await register(f)
+    expect(result.transactions).toHaveTransaction({ from: f.providerOwner.address, to: f.registry.address, success: false, exitCode: Errors.wrongNetwork })
+    expect(result.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.providerInit })
+  })
+
+  it('registers only with the node key\'s signature over this network, registry and owner', async () => {
+    const other = keyPairFromSeed(Buffer.alloc(32, 7))
+    const base = { nodeKey: f.nodeKeys.publicKey, stake: STAKE }
+    for (const [name, signature] of [
+      ['signed by another key', registrationSig(f, f.providerOwner.address, other)],
+      ['for another owner (someone else\'s consent)', registrationSig(f, f.stranger.address, f.nodeKeys)],
+      ['for another network', registrationSig(f, f.providerOwner.address, f.nodeKeys, GLOBAL_IDS.mainnet)],
+      ['for another registry', Registry.signRegistration({ globalId: GLOBAL_ID, registry: f.stranger.address, owner: f.providerOwner.address, nodeSecretKey: f.nodeKeys.secretKey })]
+    ] as const) {
+      const result = await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { ...base, signature })
+      expect(result.transactions, name).toHaveTransaction({ from: f.providerOwner.address, to: f.registry.address, success: false, exitCode: Errors.badRegistrationSignature })
+      expect(result.transactions, name).toHaveTransaction({ from: f.registry.address, to: f.providerOwner.address, inMessageBounced: true })
+      expect(result.transactions, name).not.toHaveTransaction({ from: f.registry.address, op: Op.providerInit })
+    }
+    expect(await f.registry.getRegistryData()).toMatchObject({ registrations: 0 })
+    // the proper one goes through
+    const ok = await register(f)
+    expect(ok.transactions).toHaveTransaction({ from: f.registry.address, op: Op.providerInit, success: true })
+  })
+
+  it('refuses an owner outside the basechain (its payouts could never arrive)', async () => {
+    const owner = new Address(5, Buffer.alloc(32, 0x55))
+    const signature = Registry.signRegistration({ globalId: GLOBAL_ID, registry: f.registry.address, owner, nodeSecretKey: f.nodeKeys.secretKey })
+    const result = await fromWorkchain5(f.registry.address, Registry.registerProviderMessage({ nodeKey: f.nodeKeys.publicKey, stake: STAKE, signature }))
+    expect(result.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: Errors.notBasechain })
+    expect(result.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.providerInit })
+  })
+
+  it('refuses a channel whose client or provider owner is outside the basechain', async () => {
+    const foreign = new Address(5, Buffer.alloc(32, 0x66))
+    const byForeignOwner = await f.registry.sendOpenChannel(f.client.getSender(), {
+      clientKey: f.clientKeys.publicKey, providerOwner: foreign, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT, nonce: NONCE
+    })
+    expect(byForeignOwner.transactions).toHaveTransaction({ from: f.client.address, to: f.registry.address, success: false, exitCode: Errors.notBasechain })
+    expect(byForeignOwner.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.channelInit })
+    const byForeignClient = await fromWorkchain5(f.registry.address, Registry.openChannelMessage({
+      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT, nonce: NONCE
+    }))
+    expect(byForeignClient.transactions).toHaveTransaction({ to: f.registry.address, success: false, exitCode: Errors.notBasechain })
+    expect(byForeignClient.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.channelInit })
+  })
+
+  it('refuses a treasury withdrawal to an address outside the basechain', async () => {
+    await f.registry.sendTopUp(f.stranger.getSender(), toNano('1'))
+    const result = await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: 0n, destination: new Address(5, Buffer.alloc(32, 1)) })
+    expect(result.transactions).toHaveTransaction({ from: f.owner.address, to: f.registry.address, success: false, exitCode: Errors.notBasechain })
+    expect(result.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.treasuryWithdrawal })
+  })
+
+  it('never freezes: with the whole treasury withdrawn and 20 idle years, an open_channel still deploys its channel', async () => {
+    await f.registry.sendTopUp(f.stranger.getSender(), toNano('5'))
+    await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: 0n, destination: f.owner.address })
+    expect(await f.registry.getBalance()).toBe(Fees.registryStorageReserve)
+    await register(f)
+    f.blockchain.now = f.blockchain.now! + 20 * 365 * 86_400
+    const result = await f.registry.sendOpenChannel(f.client.getSender(), {
+      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT, nonce: NONCE
+    })
+    expect(result.transactions).toHaveTransaction({ from: f.client.address, to: f.registry.address, success: true })
+    expect(result.transactions).toHaveTransaction({ from: f.registry.address, op: Op.channelInit, deploy: true, success: true })
+    expect((await f.blockchain.getContract(f.registry.address)).accountState?.type).toBe('active')
+    expect(await f.registry.getBalance()).toBeGreaterThan(Fees.registryMinBalance)
+  })
+
+  it('fails closed when low on storage money: register and open bounce whole instead of feeding a Registry that could freeze', async () => {
+    // 30 idle years after the treasury was emptied: below the minimum balance
+    await f.registry.sendWithdrawTreasury(f.owner.getSender(), { amount: 0n, destination: f.owner.address })
+    f.blockchain.now = f.blockchain.now! + 30 * 365 * 86_400
+    const ledger = ledgerFor(f)
+    await ledger.snap()
+    const open = await f.registry.sendOpenChannel(f.client.getSender(), {
+      clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT, nonce: NONCE
+    })
+    const refused = findTransactionRequired(open.transactions, { from: f.client.address, to: f.registry.address, success: false, exitCode: Errors.registryUnderfunded })
+    const bounced = findTransactionRequired(open.transactions, { from: f.registry.address, to: f.client.address, inMessageBounced: true })
+    expect(open.transactions).not.toHaveTransaction({ from: f.registry.address, op: Op.channelInit })
+    await ledger.expectExact(open.transactions)
+    // the Registry keeps nothing of the client's value (only its own storage was due)
+    expect(await ledger.delta(f.registry.address)).toBe(-storageFees(refused))
+    expect(flattenTransaction(bounced).value).toBeGreaterThan(DEPOSIT)
+    const registration = await register(f)
+    expect(registration.transactions).toHaveTransaction({ from: f.providerOwner.address, to: f.registry.address, success: false, exitCode: Errors.registryUnderfunded })
+    // a top-up brings it back
+    await f.registry.sendTopUp(f.stranger.getSender(), toNano('2'))
+    const again = await register(f)
+    expect(again.transactions).toHaveTransaction({ from: f.registry.address, op: Op.providerInit, success: true })
   })
 })

@@ -4,7 +4,8 @@ import { Address, toNano, type Cell, type Transaction } from '@ton/core'
 import { keyPairFromSeed, type KeyPair } from '@ton/crypto'
 import { flattenTransaction, findTransactionRequired, type FlatTransactionComparable } from '@ton/test-utils'
 import { createPrivateKey, sign as nodeSign, type KeyObject } from 'node:crypto'
-import { buildCloseRequest, buildVoucher, ZERO_ROOT } from '../protocol/cells.ts'
+import { buildCloseRequest, buildVoucher, GLOBAL_IDS, ZERO_ROOT } from '../protocol/cells.ts'
+import { configWithGlobalId } from './network.ts'
 import { Registry } from './Registry.ts'
 import { Provider } from './Provider.ts'
 import { Channel } from './Channel.ts'
@@ -24,6 +25,10 @@ export const STAKE = toNano('20')
 export const DEPOSIT = toNano('5')
 export const UNBONDING_DELAY = 7 * 86_400
 export const SLASH_SHARE_BPS = 3_000
+/** The sandbox runs as the local network (config param 19 = -7331), as the devnet does. */
+export const GLOBAL_ID = GLOBAL_IDS.local
+/** The first channel's nonce. */
+export const NONCE = 1n
 /**
  * Basechain gas prices (config param 21): a message's value buys 100 gas flat for 40,000 nanoton,
  * then 400 nanoton per gas; below 40,000 nanoton it buys none and the compute phase is skipped.
@@ -46,19 +51,26 @@ export interface Fixture {
   registry: SandboxContract<Registry>
 }
 
-export async function deployRegistry (): Promise<Fixture> {
+/** A sandbox whose config param 19 says `globalId` (default: the local network). */
+export async function sandbox (globalId: number = GLOBAL_ID): Promise<Blockchain> {
   const blockchain = await Blockchain.create()
+  blockchain.setConfig(configWithGlobalId(blockchain.config, globalId))
   blockchain.now = START
+  return blockchain
+}
+
+export async function deployRegistry (): Promise<Fixture> {
+  const blockchain = await sandbox()
   const owner = await blockchain.treasury('owner')
   const providerOwner = await blockchain.treasury('provider-owner')
   const client = await blockchain.treasury('client')
   const stranger = await blockchain.treasury('stranger')
   const nodeWallet = await blockchain.treasury('node-wallet')
   const registry = blockchain.openContract(Registry.createFromConfig({
-    owner: owner.address, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: CLOSE_DELAY,
+    owner: owner.address, globalId: GLOBAL_ID, feeBps: FEE_BPS, minStake: MIN_STAKE, closeDelay: CLOSE_DELAY,
     unbondingDelay: UNBONDING_DELAY, slashShareBps: SLASH_SHARE_BPS
   }))
-  const result = await registry.sendDeploy(owner.getSender(), toNano('1'))
+  const result = await registry.sendDeploy(owner.getSender(), toNano('3'))
   findTransactionRequired(result.transactions, { from: owner.address, to: registry.address, deploy: true, success: true })
   return {
     blockchain, owner, providerOwner, client, stranger, nodeWallet, registry,
@@ -72,16 +84,32 @@ export interface ChannelFixture extends Fixture {
   channel: SandboxContract<Channel>
 }
 
+/** The node key's signature over the Registration of `owner` at the fixture's Registry. */
+export function registrationSig (f: Pick<Fixture, 'registry'>, owner: Address, nodeKeys: KeyPair, globalId: number = GLOBAL_ID): Buffer {
+  return Registry.signRegistration({ globalId, registry: f.registry.address, owner, nodeSecretKey: nodeKeys.secretKey })
+}
+
+/** register_provider from `owner` (default: the provider owner) for `nodeKeys` (default: the node's), properly signed. */
+export async function register (
+  f: Fixture, opts: { owner?: SandboxContract<TreasuryContract>, nodeKeys?: KeyPair, stake?: bigint, value?: bigint } = {}
+): Promise<Awaited<ReturnType<SandboxContract<Registry>['sendRegisterProvider']>>> {
+  const owner = opts.owner ?? f.providerOwner
+  const nodeKeys = opts.nodeKeys ?? f.nodeKeys
+  return await f.registry.sendRegisterProvider(owner.getSender(), {
+    nodeKey: nodeKeys.publicKey, stake: opts.stake ?? STAKE, signature: registrationSig(f, owner.address, nodeKeys), value: opts.value
+  })
+}
+
 export async function openChannel (): Promise<ChannelFixture> {
   const f = await deployRegistry()
-  await f.registry.sendRegisterProvider(f.providerOwner.getSender(), { nodeKey: f.nodeKeys.publicKey, stake: STAKE })
+  await register(f)
   const provider = f.blockchain.openContract(Provider.createFromAddress(
     await f.registry.getProviderAddress(f.providerOwner.address, f.nodeKeys.publicKey)))
   await f.registry.sendOpenChannel(f.client.getSender(), {
-    clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT
+    clientKey: f.clientKeys.publicKey, providerOwner: f.providerOwner.address, nodeKey: f.nodeKeys.publicKey, deposit: DEPOSIT, nonce: NONCE
   })
   const channel = f.blockchain.openContract(Channel.createFromAddress(await f.registry.getChannelAddress(
-    f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey)))
+    f.client.address, f.clientKeys.publicKey, f.providerOwner.address, f.nodeKeys.publicKey, NONCE)))
   return { ...f, provider, channel }
 }
 
@@ -106,9 +134,9 @@ export function fastSignCell (cell: Cell, secretKey: Buffer): Buffer {
 /** A voucher for `channel`, signed by the client and counter-signed by the node (or by the given keys). */
 export function signedVoucher (
   f: Pick<Fixture, 'clientKeys' | 'nodeKeys'>,
-  opts: { channel: Address, seqno: number, amount: bigint, receiptsRoot?: Buffer, clientKey?: KeyPair, nodeKey?: KeyPair }
+  opts: { channel: Address, seqno: number, amount: bigint, receiptsRoot?: Buffer, clientKey?: KeyPair, nodeKey?: KeyPair, globalId?: number }
 ): { voucher: Cell, clientSig: Buffer, nodeSig: Buffer } {
-  const voucher = buildVoucher({ channel: opts.channel, seqno: opts.seqno, amount: opts.amount, receiptsRoot: opts.receiptsRoot ?? ZERO_ROOT })
+  const voucher = buildVoucher({ globalId: opts.globalId ?? GLOBAL_ID, channel: opts.channel, seqno: opts.seqno, amount: opts.amount, receiptsRoot: opts.receiptsRoot ?? ZERO_ROOT })
   return {
     voucher,
     clientSig: fastSignCell(voucher, (opts.clientKey ?? f.clientKeys).secretKey),
@@ -119,9 +147,9 @@ export function signedVoucher (
 /** A close_request for `channel`, signed by the client and by the node (or by the given keys). */
 export function signedCloseRequest (
   f: Pick<Fixture, 'clientKeys' | 'nodeKeys'>,
-  opts: { channel: Address, seqno: number, amount: bigint, receiptsRoot?: Buffer, clientKey?: KeyPair, nodeKey?: KeyPair }
+  opts: { channel: Address, seqno: number, amount: bigint, receiptsRoot?: Buffer, clientKey?: KeyPair, nodeKey?: KeyPair, globalId?: number }
 ): { request: Cell, clientSig: Buffer, nodeSig: Buffer } {
-  const request = buildCloseRequest({ channel: opts.channel, seqno: opts.seqno, amount: opts.amount, receiptsRoot: opts.receiptsRoot ?? ZERO_ROOT })
+  const request = buildCloseRequest({ globalId: opts.globalId ?? GLOBAL_ID, channel: opts.channel, seqno: opts.seqno, amount: opts.amount, receiptsRoot: opts.receiptsRoot ?? ZERO_ROOT })
   return {
     request,
     clientSig: fastSignCell(request, (opts.clientKey ?? f.clientKeys).secretKey),

@@ -4,8 +4,11 @@ import { Address, beginCell, Cell, external, internal, SendMode, storeMessage, t
 import { LocalChain, parseHash } from './LocalChain.ts'
 import { DevnetError } from './errors.ts'
 import { describeTransaction } from './explorer.ts'
-import { walletFromKey, type KeyWallet } from '../chain/client.ts'
+import { networkWalletFromKey, signTransfer, walletFromKey, type KeyWallet } from '../chain/client.ts'
 import { parseStackArgs, stackResultJson } from './tonapi.ts'
+import { Registry } from '../contracts/Registry.ts'
+import { Errors, Fees } from '../contracts/constants.ts'
+import { GLOBAL_IDS } from '../protocol/cells.ts'
 
 const chains: LocalChain[] = []
 afterEach(async () => { for (const c of chains.splice(0)) await c.close() })
@@ -26,6 +29,40 @@ const B = walletFromKey(Buffer.alloc(32, 12))
 const C = Address.parse('0:' + 'cc'.repeat(32))
 
 describe('LocalChain', () => {
+  it('is its own network (config param 19 = GLOBAL_IDS.local): a Registry for it works, one for testnet is refused', async () => {
+    const c = await chain({ delivery: 'instant' })
+    await c.fund(A.address, Fees.registryStorageReserve * 3n)
+    const config = { owner: A.address, feeBps: 250, minStake: toNano('1'), closeDelay: 3600 }
+    const local = Registry.createFromConfig({ ...config, globalId: GLOBAL_IDS.local })
+    const testnet = Registry.createFromConfig({ ...config, globalId: GLOBAL_IDS.testnet })
+    await c.sendBoc(transfer(A, 0, [
+      internal({ to: local.address, value: Fees.registryStorageReserve + toNano('0.1'), bounce: false, init: local.init }),
+      internal({ to: testnet.address, value: toNano('1'), bounce: true, init: testnet.init })
+    ], c.now() + 60, true))
+    await c.settle()
+    const data = await c.runGetMethod(local.address, 'get_registry_data')
+    expect(data.exitCode).toBe(0)
+    expect(data.stack[9]).toEqual({ type: 'int', value: BigInt(GLOBAL_IDS.local) })
+    const refused = c.getTransactions(testnet.address).find((r) => r.tx.inMessage?.info.type === 'internal')!
+    const d = refused.tx.description
+    expect(d.type === 'generic' && d.computePhase.type === 'vm' ? d.computePhase.exitCode : null).toBe(Errors.wrongNetwork)
+  })
+
+  it('a V5R1 wallet bound to the local network works here; its address differs on every network', async () => {
+    const c = await chain({ delivery: 'instant' })
+    const key = Buffer.alloc(32, 21)
+    const local = networkWalletFromKey(key, GLOBAL_IDS.local)
+    const others = [GLOBAL_IDS.testnet, GLOBAL_IDS.mainnet].map((id) => networkWalletFromKey(key, id).address.toRawString())
+    expect(new Set([local.address.toRawString(), ...others, walletFromKey(key).address.toRawString()]).size).toBe(4)
+    await c.fund(local.address, toNano('2'))
+    const body = signTransfer(local, { seqno: 0, messages: [internal({ to: B.address, value: toNano('1'), bounce: false })], sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS, validUntil: c.now() + 60 })
+    await c.sendBoc(beginCell().store(storeMessage(external({ to: local.address, body, init: local.wallet.init }))).endCell())
+    await c.settle()
+    expect((await c.getAccount(B.address)).balance).toBe(toNano('1'))
+    const seqno = await c.runGetMethod(local.address, 'seqno')
+    expect(seqno.stack[0]).toEqual({ type: 'int', value: 1n })
+  })
+
   it('realistic mode: the cascade waits for its hops; settle() flushes it; bounces come back', async () => {
     const c = await chain({ hopDelayMs: 60_000 })
     await c.fund(A.address, toNano('5'))

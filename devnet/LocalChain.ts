@@ -17,6 +17,8 @@ import {
 } from '@ton/core'
 import { Blockchain, EmulationError, GetMethodError, TreasuryContract, type SandboxContract } from '@ton/sandbox'
 import { DevnetError, badRequest } from './errors.ts'
+import { configWithGlobalId } from '../contracts/network.ts'
+import { GLOBAL_IDS } from '../protocol/cells.ts'
 
 export type DeliveryMode = 'realistic' | 'instant'
 
@@ -201,6 +203,8 @@ export class LocalChain {
       throw badRequest(`unknown delivery mode: ${String(opts.delivery)}`)
     }
     const bc = await Blockchain.create()
+    // the devnet is the local network (config param 19): what is signed here is worthless elsewhere
+    bc.setConfig(configWithGlobalId(bc.config, GLOBAL_IDS.local))
     bc.verbosity = { print: false, blockchainLogs: false, vmLogs: 'none', debugLogs: false }
     const start = Math.floor(Date.now() / 1000)
     bc.now = start

@@ -48,6 +48,26 @@ describe('devnet over TonClient', () => {
     expect(txs.map(txHashHex)).toEqual([r.hash])
   })
 
+  it('lets any web page read, but not mint or send: no CORS for POST, and a POST must be JSON', async () => {
+    const C = walletFromKey(seed(3))
+    // a cross-origin page can send text/plain without a preflight: refused before anything runs
+    const plain = await fetch(`${devnet.baseUrl}/faucet`, {
+      method: 'POST', headers: { 'content-type': 'text/plain', origin: 'https://evil.example' }, body: JSON.stringify({ address: C.address.toString(), amount: '1000' })
+    })
+    expect(plain.status).toBe(415)
+    expect(plain.headers.get('access-control-allow-origin')).toBeNull()
+    expect(await client.getBalance(C.address)).toBe(0n)
+    // a JSON POST needs a preflight, which grants only GET
+    const pre = await fetch(`${devnet.endpoint}`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } })
+    expect(pre.headers.get('access-control-allow-methods')).toBe('GET')
+    const posted = await rpc(devnet.endpoint, JSON.stringify({ id: 1, jsonrpc: '2.0', method: 'getMasterchainInfo', params: {} }))
+    expect(posted.status).toBe(200)
+    // reads stay open to explorers and wallets in the browser
+    const read = await fetch(`${devnet.baseUrl}/api/v2/getAddressBalance?address=${C.address.toString()}`)
+    expect(read.status).toBe(200)
+    expect(read.headers.get('access-control-allow-origin')).toBe('*')
+  })
+
   it('deploys the wallet with its first transfer; delivery to B happens after sendBoc returns', async () => {
     const sent = await sendTransfer(client, A, {
       messages: [internal({ to: B.address, value: toNano('1'), bounce: false, body: 'hello B' })]

@@ -2,6 +2,7 @@
 // Prints DEVNET_ENDPOINT=<url> on the first line of stdout, then serves until SIGINT/SIGTERM.
 import { parseArgs } from 'node:util'
 import { pino } from 'pino'
+import { loggerOptions } from '../protocol/logging.ts'
 import { startDevnet } from './server.ts'
 
 const { values } = parseArgs({
@@ -24,7 +25,7 @@ const hopDelayMs = Number(values['hop-delay-ms'])
 if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --port ${values.port}`)
 if (!Number.isFinite(hopDelayMs) || hopDelayMs < 0) throw new Error(`bad --hop-delay-ms ${values['hop-delay-ms']}`)
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination(2))
+const logger = pino(loggerOptions(process.env.LOG_LEVEL ?? 'info'), pino.destination(2))
 const devnet = await startDevnet({ host: values.host, port, logger, delivery: values.instant ? 'instant' : 'realistic', hopDelayMs })
 process.stdout.write(`DEVNET_ENDPOINT=${devnet.endpoint}\n`)
 process.stdout.write(`silk devnet: JSON-RPC ${devnet.endpoint}\n  faucet   POST ${devnet.baseUrl}/faucet {"address","amount"}\n  explorer ${devnet.baseUrl}/\n`)

@@ -223,13 +223,7 @@ function methods (chain: LocalChain): Record<string, Handler> {
 
 function send (res: ServerResponse, status: number, body: string, type: string): void {
   if (res.headersSent) return
-  res.writeHead(status, {
-    'content-type': type,
-    'content-length': Buffer.byteLength(body),
-    'access-control-allow-origin': '*',
-    'access-control-allow-headers': 'content-type, x-api-key, x-ton-client-version',
-    'access-control-allow-methods': 'GET, POST, OPTIONS'
-  })
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
   res.end(body)
 }
 
@@ -292,7 +286,18 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     const url = new URL(req.url ?? '/', 'http://devnet.local')
     const path = url.pathname.replace(/\/+$/, '') || '/'
     const method = req.method ?? 'GET'
+    // Reads are open to any web page (explorers, wallets); what spends or mints — sendBoc through
+    // /jsonRPC, the faucet — is not: no CORS for POST, and a POST must be JSON, which a page can
+    // only send cross-origin after a preflight that gets no permission here.
+    if (method === 'GET' || method === 'OPTIONS') {
+      res.setHeader('access-control-allow-origin', '*')
+      res.setHeader('access-control-allow-methods', 'GET')
+    }
     if (method === 'OPTIONS') { send(res, 204, '', 'text/plain'); return }
+    if (method === 'POST' && (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() !== 'application/json') {
+      sendJson(res, 415, { ok: false, error: 'send JSON with Content-Type: application/json', code: 415 })
+      return
+    }
 
     if (method === 'POST' && (path === '/jsonRPC' || path === '/api/v2/jsonRPC' || path === '/')) {
       let id: unknown = null

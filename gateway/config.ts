@@ -18,7 +18,8 @@ const peerMultiaddr = peerMultiaddrField
  */
 export const GatewayConfigSchema = z.strictObject({
   chain: z.strictObject({
-    network: z.enum(['local', 'testnet', 'mainnet']).default('local'),
+    /** required: the development attestation is accepted only when 'local' is chosen explicitly */
+    network: z.enum(['local', 'testnet', 'mainnet']),
     endpoint: z.url(),
     apiKey: z.string().optional(),
     registry: address

@@ -1,10 +1,10 @@
 import {
-  AbortError, ChannelError, ConnectionError, DiscoveryError, InvalidReceiptError, JobFailedError, NoProviderError,
+  AbortError, BudgetExceededError, ChannelError, ConnectionError, DiscoveryError, InvalidReceiptError, JobFailedError, NoProviderError,
   ProviderRejectedError, TimeoutError, UnknownModelError
 } from '../client/index.ts'
 
 /** The `type` of an OpenAI error body. */
-export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'api_error'
+export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'api_error' | 'insufficient_quota'
 
 /**
  * A failure the gateway answers with an OpenAI-style error body:
@@ -52,6 +52,8 @@ export function toGatewayError (err: unknown): GatewayError {
     if (err.code === 'OVERLOADED' || err.code === 'SHUTTING_DOWN') return api(503, err.code.toLowerCase(), `the providers are busy: ${err.message}`)
     return api(502, err.code.toLowerCase(), `the provider failed the job: ${err.message}`)
   }
+  // the request's worst case is above what the caller may still spend: nothing ran
+  if (err instanceof BudgetExceededError) return new GatewayError(429, 'insufficient_quota', 'insufficient_quota', `This request could cost more than this gateway may still spend in the current period (${err.worstCase} > ${err.maxCost} nanoton); try a smaller max_tokens or later`, null, { cause: err })
   if (err instanceof UnknownModelError) return new GatewayError(404, 'invalid_request_error', 'model_not_found', err.message, 'model', { cause: err })
   if (err instanceof NoProviderError || err instanceof DiscoveryError) return api(503, 'no_provider', err.message)
   if (err instanceof TimeoutError) return api(504, 'timeout', err.message)

@@ -4,3 +4,4 @@ export { GatewayConfigSchema, GatewayConfigError, loadGatewayConfig, parseGatewa
 export { GatewayError, toGatewayError, type ErrorType } from './errors.ts'
 export type { SilkProof, ModerationVerdict } from './openai.ts'
 export { DEFAULTS as GATEWAY_DEFAULTS } from './constants.ts'
+export { RequestGuard, SpendingLimits, isLoopbackHost, type SpendingLimitsOptions, type Reservation } from './guard.ts'

@@ -2,9 +2,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { pino, type Logger } from 'pino'
+import { loggerOptions } from '../protocol/logging.ts'
 import type { ChatRequest, PaidJob, ProviderPool, RunOptions, VerifiedProvider } from '../client/index.ts'
+import { GatewayConfigError } from './config.ts'
 import { DEFAULTS } from './constants.ts'
 import { GatewayError, invalidRequest, modelNotFound, toGatewayError } from './errors.ts'
+import { isLoopbackHost, RequestGuard, SpendingLimits, type Reservation, type SpendingLimitsOptions } from './guard.ts'
 import {
   ChatCompletionRequest, chatChunk, chatCompletion, chatTurns, ModerationRequest, moderationTexts, moderationVerdict,
   parseBody, usageOf, type ModelEntry, type SilkProof
@@ -28,8 +31,14 @@ export interface GatewayOptions {
   host?: string
   /** 0 picks a free port */
   port?: number
-  /** when set, requests need `Authorization: Bearer <one of these>` */
+  /** when set, requests need `Authorization: Bearer <one of these>`; required to listen beyond loopback */
   apiKeys?: readonly string[]
+  /** Host header names accepted; default the loopback names (or the listen host when it is not loopback) */
+  allowedHosts?: readonly string[]
+  /** browser origins allowed to call the API (CORS); default none: requests with another Origin get 403 */
+  corsOrigins?: readonly string[]
+  /** what the gateway's wallet may spend, per API key and overall per period; default DEFAULTS.spending */
+  spending?: SpendingLimitsOptions
   logger?: Logger
   /** a moderation category is flagged above this score; default 0.5 */
   moderationThreshold?: number
@@ -60,12 +69,21 @@ interface Generated { text: string, tokens: number, maxNewTokens: number, silk: 
  * providers. Every answer is a verified, paid result and carries its proof in a `silk` field.
  */
 export async function startGateway (options: GatewayOptions): Promise<Gateway> {
-  const log = options.logger ?? pino({ level: 'silent' })
+  const log = options.logger ?? pino(loggerOptions('silent'))
   const started = Math.floor(Date.now() / 1000)
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS.maxBodyBytes
   const keyHashes = (options.apiKeys ?? []).map(sha256)
   const runOptions: RunOptions = options.jobTimeoutMs !== undefined ? { timeoutMs: options.jobTimeoutMs } : {}
   const running = new Map<Promise<void>, AbortController>()
+  const listenHost = options.host ?? '127.0.0.1'
+  if (!isLoopbackHost(listenHost) && keyHashes.length === 0) {
+    throw new GatewayConfigError(`refusing to listen on ${listenHost} without API keys: anyone who reaches it would spend the wallet; set API keys or listen on 127.0.0.1`)
+  }
+  const guard = new RequestGuard(listenHost, {
+    ...(options.allowedHosts !== undefined ? { allowedHosts: options.allowedHosts } : {}),
+    ...(options.corsOrigins !== undefined ? { corsOrigins: options.corsOrigins } : {})
+  })
+  const limits = new SpendingLimits(options.spending ?? DEFAULTS.spending)
 
   const server = createServer({ noDelay: true }, (req, res) => {
     const gone = new AbortController()
@@ -82,7 +100,17 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '')
     const facts: Record<string, unknown> = {}
     try {
-      if (!authorized(req)) throw new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Incorrect or missing API key: send Authorization: Bearer <key>')
+      for (const [name, value] of Object.entries(guard.corsHeaders(req))) res.setHeader(name, value)
+      if (req.method === 'OPTIONS') {
+        // a CORS preflight: allowed origins get the headers above, the rest 403 from the guard
+        guard.check(req)
+        res.writeHead(204).end()
+        return
+      }
+      guard.check(req)
+      const caller = callerKey(req)
+      if (caller === undefined) throw new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Incorrect or missing API key: send Authorization: Bearer <key>')
+      facts.caller = caller
       if (path === '/v1/models') {
         allow(req, 'GET')
         sendJson(res, 200, { object: 'list', data: (await options.models()).map(entry) })
@@ -96,10 +124,10 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
         sendJson(res, 200, entry(m))
       } else if (path === '/v1/chat/completions') {
         allow(req, 'POST')
-        await chat(req, res, gone, facts)
+        await chat(req, res, gone, facts, caller)
       } else if (path === '/v1/moderations') {
         allow(req, 'POST')
-        await moderate(req, res, gone, facts)
+        await moderate(req, res, gone, facts, caller)
       } else {
         throw invalidRequest(`Unknown request URL: ${req.method ?? ''} ${path}`, null, 'unknown_url', 404)
       }
@@ -114,12 +142,26 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  function authorized (req: IncomingMessage): boolean {
-    if (keyHashes.length === 0) return true
+  /** Who pays, for the spending limits: a short id of the caller's API key; undefined when refused. */
+  function callerKey (req: IncomingMessage): string | undefined {
+    if (keyHashes.length === 0) return 'anonymous'
     const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')
-    if (m === null) return false
+    if (m === null) return undefined
     const given = sha256(m[1]!)
-    return keyHashes.some((h) => timingSafeEqual(h, given))
+    return keyHashes.some((h) => timingSafeEqual(h, given)) ? given.subarray(0, 6).toString('hex') : undefined
+  }
+
+  /** Runs paid work under a reservation of the caller's budget; settles it with what was paid. */
+  async function spending<T extends { silk: SilkProof }> (caller: string, work: (maxCost: bigint) => Promise<T>): Promise<T> {
+    const reservation: Reservation = limits.reserve(caller)
+    let cost = 0n
+    try {
+      const done = await work(reservation.amount)
+      cost = BigInt(done.silk.cost)
+      return done
+    } finally {
+      limits.settle(reservation, cost)
+    }
   }
 
   function entry (m: GatewayModel): ModelEntry {
@@ -154,7 +196,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  async function chat (req: IncomingMessage, res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>): Promise<void> {
+  async function chat (req: IncomingMessage, res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>, caller: string): Promise<void> {
     const body = parseBody(ChatCompletionRequest, await readJson(req))
     await requireModel(body.model, 'text-generation')
     const request: ChatRequest = {
@@ -166,16 +208,16 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     const model = body.model
     facts.model = model
     if (body.stream !== true) {
-      const g = await generate(model, request, gone)
+      const g = await spending(caller, async (maxCost) => await generate(model, request, gone, maxCost))
       Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
       sendJson(res, 200, chatCompletion(id, created, model, g.text, finishReason(g), g.tokens, g.silk))
       return
     }
     const events = new EventStream(res)
     try {
-      const g = await generate(model, request, gone, (piece) => {
+      const g = await spending(caller, async (maxCost) => await generate(model, request, gone, maxCost, (piece) => {
         events.send(chatChunk(id, created, model, { delta: events.started ? { content: piece } : { role: 'assistant', content: piece }, finish_reason: null }))
-      })
+      }))
       Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
       if (!events.started) events.send(chatChunk(id, created, model, { delta: { role: 'assistant', content: '' }, finish_reason: null }))
       // the proof rides on the last chunk: streamed text is provisional until it arrives
@@ -197,10 +239,10 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
    * bills only the tokens made so far), so the session stays usable. Once pieces have been sent,
    * a failure is final: another provider would stream the text again from the start.
    */
-  async function generate (model: string, request: ChatRequest, gone: AbortSignal, onPiece?: (piece: string) => void): Promise<Generated> {
+  async function generate (model: string, request: ChatRequest, gone: AbortSignal, maxCost: bigint, onPiece?: (piece: string) => void): Promise<Generated> {
     let streamed = false
     const done = await options.pool.use(model, async (p) => {
-      const stream = p.session.chat(model, request, runOptions)
+      const stream = p.session.chat(model, request, { ...runOptions, maxCost })
       const cancel = (): void => { void stream.cancel() }
       gone.addEventListener('abort', cancel, { once: true })
       try {
@@ -224,15 +266,17 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
     return { text, tokens, maxNewTokens: request.maxNewTokens!, silk: proof(done.result, done.provider, done.address) }
   }
 
-  async function moderate (req: IncomingMessage, res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>): Promise<void> {
+  async function moderate (req: IncomingMessage, res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>, caller: string): Promise<void> {
     const body = parseBody(ModerationRequest, await readJson(req))
     const model = body.model ?? options.moderationModel ?? (await options.models()).find((m) => m.task === 'text-classification')?.id
     if (model === undefined) throw invalidRequest('This gateway serves no moderation model', 'model', 'model_not_found', 404)
     await requireModel(model, 'text-classification')
     facts.model = model
     const texts = moderationTexts(body.input)
-    const done = await options.pool.use(model, async (p) => ({ result: await p.session.classify(model, texts, runOptions), provider: p }), gone)
-    const silk = proof(done.result, done.provider, done.address)
+    const { done, silk } = await spending(caller, async (maxCost) => {
+      const done = await options.pool.use(model, async (p) => ({ result: await p.session.classify(model, texts, { ...runOptions, maxCost }), provider: p }), gone)
+      return { done, silk: proof(done.result, done.provider, done.address) }
+    })
     Object.assign(facts, { texts: texts.length, cost: silk.cost })
     const threshold = options.moderationThreshold ?? DEFAULTS.moderationThreshold
     const safe = options.safeLabels ?? DEFAULTS.safeLabels
@@ -246,7 +290,7 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => { server.off('error', reject); resolve() })
+    server.listen(options.port ?? 0, listenHost, () => { server.off('error', reject); resolve() })
   })
   const address = server.address() as AddressInfo
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address

@@ -14,15 +14,19 @@ import {
 export const TSM_REPORT_PATH = '/sys/kernel/config/tsm/report'
 
 export const ATTESTOR_DEFAULTS = {
-  /** seconds a piece of evidence lives */
+  /** seconds a piece of evidence lives (clients also cap a verdict's age by their own clock) */
   lifetimeSeconds: 3600,
-  /** evidence is renewed once less than this share of its life is left, so a client never gets one about to expire */
-  refreshFraction: 1 / 4
+  /**
+   * quote requests queued for the TSM at once: every attest request carries a client nonce, so each
+   * costs a round trip to the host's quoting service; beyond this many waiting, requests are refused
+   */
+  maxPendingQuotes: 16
 } as const
 
 export type AttestorErrorCode =
   | 'TSM_UNAVAILABLE' // no configfs-tsm report interface, or not a TDX guest
   | 'TSM_FAILED' // the kernel refused the report or gave back something that is not a TDX quote
+  | 'TSM_BUSY' // too many quote requests are waiting; the client may retry
 
 export class AttestorError extends Error {
   override name = 'AttestorError'
@@ -31,10 +35,8 @@ export class AttestorError extends Error {
   }
 }
 
-export interface RefreshOptions {
+export interface AttestorOptions {
   lifetimeSeconds?: number
-  /** renew when fewer seconds than this are left; default a quarter of the lifetime */
-  refreshBeforeSeconds?: number
   /** unix seconds (tests control time) */
   now?: () => number
 }
@@ -43,35 +45,26 @@ function unixNow (): number {
   return Math.floor(Date.now() / 1000)
 }
 
-/** Keeps one piece of evidence, renews it before it expires, and never produces two at once. */
-abstract class RefreshingAttestor implements Attestor {
+/** Produces fresh evidence for each client nonce; nothing is reused across requests. */
+abstract class NonceAttestor implements Attestor {
   abstract readonly kind: AttestationKind
   readonly lifetimeSeconds: number
-  readonly refreshBeforeSeconds: number
-  protected readonly now: () => number
-  #current?: Evidence
-  #pending?: Promise<Evidence>
+  readonly now: () => number
 
-  constructor (options: RefreshOptions) {
+  constructor (options: AttestorOptions) {
     this.lifetimeSeconds = options.lifetimeSeconds ?? ATTESTOR_DEFAULTS.lifetimeSeconds
     if (!Number.isInteger(this.lifetimeSeconds) || this.lifetimeSeconds < 1 || this.lifetimeSeconds > ATTEST_LIMITS.maxLifetimeSeconds) {
       throw new RangeError(`attestation lifetime must be 1..${ATTEST_LIMITS.maxLifetimeSeconds} seconds`)
     }
-    this.refreshBeforeSeconds = options.refreshBeforeSeconds ?? Math.ceil(this.lifetimeSeconds * ATTESTOR_DEFAULTS.refreshFraction)
-    if (this.refreshBeforeSeconds < 0 || this.refreshBeforeSeconds >= this.lifetimeSeconds) throw new RangeError('evidence must be renewed within its lifetime')
     this.now = options.now ?? unixNow
   }
 
-  async getEvidence (): Promise<Evidence> {
-    const current = this.#current
-    if (current !== undefined && this.now() < current.expiresAt - this.refreshBeforeSeconds) return current
-    this.#pending ??= this.produce(this.now() + this.lifetimeSeconds)
-      .then((evidence) => { this.#current = evidence; return evidence })
-      .finally(() => { this.#pending = undefined })
-    return await this.#pending
+  async getEvidence (nonce: Uint8Array): Promise<Evidence> {
+    if (nonce.length !== ATTEST_LIMITS.nonceBytes) throw new RangeError(`a nonce is ${ATTEST_LIMITS.nonceBytes} bytes`)
+    return await this.produce(this.now() + this.lifetimeSeconds, nonce)
   }
 
-  protected abstract produce (expiresAt: number): Promise<Evidence>
+  protected abstract produce (expiresAt: number, nonce: Uint8Array): Promise<Evidence>
 }
 
 /** The file operations TdxAttestor performs on configfs; injectable so a test can emulate the kernel. */
@@ -89,12 +82,14 @@ const nodeFs: TsmFileSystem = {
   readFile: async (path) => await fsp.readFile(path)
 }
 
-export interface TdxAttestorOptions extends RefreshOptions {
+export interface TdxAttestorOptions extends AttestorOptions {
   /** the node's Ed25519 public key (32 bytes): PeerId, on-chain nodeKey */
   nodeKey: Uint8Array
   /** the configfs-tsm report directory; default TSM_REPORT_PATH */
   tsmPath?: string
   fs?: TsmFileSystem
+  /** default ATTESTOR_DEFAULTS.maxPendingQuotes */
+  maxPendingQuotes?: number
 }
 
 /** TDX quote header: version 4 or 5, TEE type 0x81. */
@@ -105,13 +100,17 @@ function isTdxQuote (quote: Buffer): boolean {
 /**
  * Gets TDX quotes from the kernel through configfs-tsm: mkdir a report entry, write the 64-byte
  * report data to `inblob`, read the quote from `outblob`, rmdir. The report data is
- * reportData(nodeKey, expiresAt), so the quote proves this TD holds the node's key until then.
+ * reportData(nodeKey, expiresAt, nonce): the quote proves this TD holds the node's key, and was
+ * made after the client chose its nonce. One quote at a time; a bounded queue waits for the TSM.
  */
-export class TdxAttestor extends RefreshingAttestor {
+export class TdxAttestor extends NonceAttestor {
   readonly kind = 'tdx' as const
   readonly tsmPath: string
   readonly #nodeKey: Uint8Array
   readonly #fs: TsmFileSystem
+  readonly #maxPending: number
+  #waiting = 0
+  #tail: Promise<unknown> = Promise.resolve()
 
   constructor (options: TdxAttestorOptions) {
     super(options)
@@ -119,9 +118,22 @@ export class TdxAttestor extends RefreshingAttestor {
     this.#nodeKey = options.nodeKey
     this.tsmPath = options.tsmPath ?? TSM_REPORT_PATH
     this.#fs = options.fs ?? nodeFs
+    this.#maxPending = options.maxPendingQuotes ?? ATTESTOR_DEFAULTS.maxPendingQuotes
   }
 
-  protected async produce (expiresAt: number): Promise<Evidence> {
+  protected async produce (expiresAt: number, nonce: Uint8Array): Promise<Evidence> {
+    if (this.#waiting >= this.#maxPending) throw new AttestorError('TSM_BUSY', `${this.#waiting} quote requests are already waiting for the TSM`)
+    this.#waiting++
+    const run = this.#tail.then(async () => await this.#quote(expiresAt, nonce))
+    this.#tail = run.catch(() => {})
+    try {
+      return await run
+    } finally {
+      this.#waiting--
+    }
+  }
+
+  async #quote (expiresAt: number, nonce: Uint8Array): Promise<Evidence> {
     const entry = join(this.tsmPath, `silk-${randomBytes(8).toString('hex')}`)
     try {
       await this.#fs.mkdir(entry)
@@ -131,7 +143,7 @@ export class TdxAttestor extends RefreshingAttestor {
     try {
       const provider = (await this.#fs.readFile(join(entry, 'provider'))).toString('utf8').trim()
       if (provider !== 'tdx_guest') throw new AttestorError('TSM_UNAVAILABLE', `the TSM provider is "${provider}", not tdx_guest`)
-      await this.#fs.writeFile(join(entry, 'inblob'), reportData(this.#nodeKey, expiresAt))
+      await this.#fs.writeFile(join(entry, 'inblob'), reportData(this.#nodeKey, expiresAt, nonce))
       // each write bumps `generation`: equal before and after the read means the quote is for our inblob
       const before = await this.#generation(entry)
       const quote = await this.#fs.readFile(join(entry, 'outblob'))
@@ -151,7 +163,7 @@ export class TdxAttestor extends RefreshingAttestor {
   }
 }
 
-export interface DevAttestorOptions extends RefreshOptions {
+export interface DevAttestorOptions extends AttestorOptions {
   /** the node's key pair (protocol/keys.ts Identity.keyPair) */
   keyPair: KeyPair
 }
@@ -160,7 +172,7 @@ export interface DevAttestorOptions extends RefreshOptions {
  * DEVELOPMENT ONLY: evidence signed by the node key over the same report data a quote would carry.
  * It proves no TEE; verifiers accept it only on a local network, and results say tier `dev`.
  */
-export class DevAttestor extends RefreshingAttestor {
+export class DevAttestor extends NonceAttestor {
   readonly kind = 'dev' as const
   readonly #keyPair: KeyPair
 
@@ -169,8 +181,8 @@ export class DevAttestor extends RefreshingAttestor {
     this.#keyPair = options.keyPair
   }
 
-  protected async produce (expiresAt: number): Promise<Evidence> {
-    return signDevEvidence(this.#keyPair.secretKey, this.#keyPair.publicKey, expiresAt)
+  protected async produce (expiresAt: number, nonce: Uint8Array): Promise<Evidence> {
+    return signDevEvidence(this.#keyPair.secretKey, this.#keyPair.publicKey, expiresAt, nonce)
   }
 }
 
@@ -187,12 +199,15 @@ export interface AttestationServiceInit {
 }
 
 /**
- * Serves /silk/attest/1.0.0: one request, the node's current evidence (or NO_ATTESTATION) back.
- * start() produces the first evidence, so a node configured for a TEE it cannot reach fails to
- * start instead of serving silently without one. start() and stop() are safe to call twice.
+ * Serves /silk/attest/2.0.0: one request with the client's nonce, fresh evidence for that nonce (or
+ * NO_ATTESTATION) back. start() produces evidence once for a nonce of its own, so a node configured
+ * for a TEE it cannot reach fails to start instead of serving silently without one. start() and
+ * stop() are safe to call twice.
  */
 export class AttestationService {
   #started = false
+  /** the latest evidence produced, for the advert's hash */
+  #latest?: Evidence
 
   constructor (private readonly components: AttestationServiceComponents, private readonly init: AttestationServiceInit = {}) {}
 
@@ -203,7 +218,7 @@ export class AttestationService {
 
   async start (): Promise<void> {
     if (this.#started) return
-    await this.init.attestor?.getEvidence()
+    if (this.init.attestor !== undefined) this.#latest = await this.init.attestor.getEvidence(randomBytes(ATTEST_LIMITS.nonceBytes))
     await this.components.libp2p.handle(ATTEST_PROTOCOL, (stream) => { void this.#serve(stream) }, {
       runOnLimitedConnection: true,
       maxInboundStreams: this.init.maxInboundStreams ?? 32
@@ -217,30 +232,41 @@ export class AttestationService {
     await this.components.libp2p.unhandle(ATTEST_PROTOCOL).catch(() => {})
   }
 
-  /** sha256 of the current evidence, for the advert; undefined without a TEE. */
+  /**
+   * sha256 of the latest evidence produced, for the advert (it says the node attests; clients verify
+   * evidence for their own nonce, never this hash); undefined without a TEE. Renewed once expired.
+   */
   async evidenceHash (): Promise<Buffer | undefined> {
     const attestor = this.init.attestor
-    return attestor === undefined ? undefined : evidenceHash(await attestor.getEvidence())
+    if (attestor === undefined) return undefined
+    if (this.#latest === undefined || this.#latest.expiresAt <= unixNow()) this.#latest = await attestor.getEvidence(randomBytes(ATTEST_LIMITS.nonceBytes))
+    return evidenceHash(this.#latest)
   }
 
   async #serve (stream: Stream): Promise<void> {
     const signal = AbortSignal.timeout(this.init.timeoutMs ?? ATTEST_LIMITS.timeoutMs)
     try {
       const lp = lpStream(stream, { maxDataLength: ATTEST_LIMITS.maxRequestBytes })
-      decodeAttestRequest(await lp.read({ signal }))
-      await lp.write(encodeAttestResponse(await this.#answer()), { signal })
+      const nonce = decodeAttestRequest(await lp.read({ signal }))
+      await lp.write(encodeAttestResponse(await this.#answer(nonce)), { signal })
       await stream.close({ signal })
     } catch (err) {
       stream.abort(err as Error)
     }
   }
 
-  async #answer (): Promise<Parameters<typeof encodeAttestResponse>[0]> {
+  async #answer (nonce: Uint8Array): Promise<Parameters<typeof encodeAttestResponse>[0]> {
     const attestor = this.init.attestor
     if (attestor === undefined) return { error: { code: 'NO_ATTESTATION', message: 'this node runs outside a TEE' } }
     try {
-      return { evidence: await attestor.getEvidence() }
+      const evidence = await attestor.getEvidence(nonce)
+      this.#latest = evidence
+      return { evidence }
     } catch (err) {
+      if (err instanceof AttestorError && err.code === 'TSM_BUSY') {
+        this.components.logger?.warn({ kind: attestor.kind }, 'attest request refused: quote queue full')
+        return { error: { code: 'NO_ATTESTATION', message: `the node's ${attestor.kind} attestor is busy; retry later` } }
+      }
       this.components.logger?.error({ err: (err as Error).message, kind: attestor.kind }, 'attestation failed; serving without evidence')
       return { error: { code: 'NO_ATTESTATION', message: `the node's ${attestor.kind} attestor failed` } }
     }

@@ -1,11 +1,13 @@
 import { DTYPES, type Tensor } from '../protocol/tensor.ts'
 import { NodeError } from './errors.ts'
-import type { ModelInfo, RunResult } from './models.ts'
+import { withBatching, type ModelInfo, type RunResult } from './models.ts'
 import type { ClassifyResult, GenerateRequest, GenerateResult } from './text-models.ts'
 
 /** What the batcher needs of a model store (ModelStore satisfies it). */
 export interface TensorModels {
   list(): readonly ModelInfo[]
+  /** Validates a tensor job exactly as run() would, without running it; returns its batch size. */
+  checkInputs(modelHash: Uint8Array, inputs: readonly Tensor[]): number
   run(modelHash: Uint8Array, inputs: readonly Tensor[]): Promise<RunResult>
   classify(modelHash: Uint8Array, texts: string[]): Promise<ClassifyResult>
   generate(modelHash: Uint8Array, request: GenerateRequest, onToken?: (text: string) => void): Promise<GenerateResult>
@@ -26,6 +28,8 @@ export class OverloadedError extends NodeError {
 interface Pending {
   inputs: readonly Tensor[]
   rows: number
+  /** Every input's name, dtype and non-batch axes: only jobs with equal keys are merged. */
+  key: string
   resolve: (r: RunResult) => void
   reject: (e: unknown) => void
 }
@@ -42,6 +46,10 @@ interface Lane {
  * finds its model idle runs at once (no waiting for company); jobs that arrive while a run is in
  * flight wait for it and then go together, up to maxBatch rows. Rows are independent in such
  * models, so each job's output bytes are what it would get alone (tested).
+ *
+ * Every job is validated alone against the manifest (names, dtypes, every axis, sizes) before it
+ * is queued, so a job refused alone is refused here with the same error; and only jobs whose
+ * shapes agree on every non-batch axis are merged, so no job's bytes can land in another's rows.
  */
 export class Batcher {
   private readonly lanes = new Map<string, Lane>()
@@ -55,8 +63,13 @@ export class Batcher {
     return this.queued
   }
 
+  /** The store's models, each with its execution path stating whether this batcher merges its jobs. */
   list (): readonly ModelInfo[] {
-    return this.models.list()
+    return this.models.list().map((m) => ({ ...m, execution: withBatching(m.execution, this.merges(m)) }))
+  }
+
+  private merges (model: ModelInfo): boolean {
+    return this.options.enabled !== false && model.task === 'tensor' && model.unit === 'row' && model.maxBatch !== undefined
   }
 
   /** Text jobs are not merged, but count against the same queue bound. */
@@ -70,11 +83,13 @@ export class Batcher {
 
   async run (modelHash: Uint8Array, inputs: readonly Tensor[]): Promise<RunResult> {
     const model = this.models.list().find((m) => m.hash.equals(Buffer.from(modelHash)))
-    const rows = model !== undefined && this.options.enabled !== false ? batchRows(model, inputs) : undefined
-    if (model === undefined || rows === undefined) return await this.bounded(async () => { this.count(); return await this.models.run(modelHash, inputs) })
+    if (model === undefined || !this.merges(model)) return await this.bounded(async () => { this.count(); return await this.models.run(modelHash, inputs) })
+    // The whole shape is checked against the manifest here, alone, with the store's own checks.
+    const rows = this.models.checkInputs(modelHash, inputs)
+    const key = shapeKey(model, inputs)
     return await this.bounded(async () => await new Promise<RunResult>((resolve, reject) => {
       const lane = this.lane(model)
-      lane.waiting.push({ inputs, rows, resolve, reject })
+      lane.waiting.push({ inputs, rows, key, resolve, reject })
       if (!lane.busy) this.drain(model, lane)
     }))
   }
@@ -103,14 +118,22 @@ export class Batcher {
     return lane
   }
 
-  /** Runs what waits (up to maxBatch rows), then, after pending I/O had its turn, the next group. */
+  /**
+   * Runs the oldest waiting job together with the later ones of the same shape key (up to maxBatch
+   * rows; the others keep their place), then, after pending I/O had its turn, the next group.
+   */
   private drain (model: ModelInfo, lane: Lane): void {
     const group: Pending[] = []
-    let rows = 0
-    while (lane.waiting.length > 0 && (group.length === 0 || rows + lane.waiting[0]!.rows <= model.maxBatch!)) {
-      const job = lane.waiting.shift()!
-      group.push(job)
-      rows += job.rows
+    const first = lane.waiting.shift()
+    if (first !== undefined) {
+      group.push(first)
+      let rows = first.rows
+      lane.waiting = lane.waiting.filter((job) => {
+        if (job.key !== first.key || rows + job.rows > model.maxBatch!) return true
+        group.push(job)
+        rows += job.rows
+        return false
+      })
     }
     if (group.length === 0) {
       lane.busy = false
@@ -146,16 +169,17 @@ export class Batcher {
   }
 }
 
-/** Rows of a job if the model is batchable and the job's inputs agree on them; otherwise undefined. */
-function batchRows (model: ModelInfo, inputs: readonly Tensor[]): number | undefined {
-  if (model.unit !== 'row' || model.maxBatch === undefined || inputs.length !== model.inputs.length) return undefined
-  const rows = inputs[0]?.dims[0]
-  if (rows === undefined || rows < 1 || rows > model.maxBatch) return undefined
-  for (const spec of model.inputs) {
-    const t = inputs.find((i) => i.name === spec.name)
-    if (t === undefined || t.dtype !== spec.dtype || t.dims[0] !== rows || t.dims.length !== spec.shape.length) return undefined
-  }
-  return rows
+/**
+ * A validated job's shape without the batch axis, input by input in manifest order. Equal keys
+ * mean the jobs' rows have the same layout, so concatenating them and slicing the outputs back
+ * gives each job exactly its own rows (dynamic non-batch axes such as a sequence length differ
+ * between valid jobs, and such jobs must never share a run).
+ */
+function shapeKey (model: ModelInfo, inputs: readonly Tensor[]): string {
+  return JSON.stringify(model.inputs.map((spec) => {
+    const t = inputs.find((i) => i.name === spec.name)!
+    return [spec.name, t.dtype, t.dims.slice(1)]
+  }))
 }
 
 function concatRows (name: string, parts: Tensor[]): Tensor {

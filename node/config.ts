@@ -58,6 +58,8 @@ export const NodeConfigSchema = z.strictObject({
   credit: nanoton.default(0n),
   /** claim on chain once a channel's unclaimed vouchers exceed this (nanoton) */
   claimThreshold: nanoton.default(1_000_000_000n),
+  /** never start a claim whose fees (gas, forward, the owner's receiving fee) exceed this share of its value, basis points (node/settlement.ts) */
+  claimMaxFeeBps: z.number().int().min(1).max(10_000).default(100),
   /** merge concurrent jobs of batchable models; bound the inference queue */
   batching: z.strictObject({
     enabled: z.boolean().default(true),
@@ -74,17 +76,38 @@ export const NodeConfigSchema = z.strictObject({
   }).default({ kind: 'none' }),
   /** limits per client, so one peer cannot starve the others */
   limits: z.strictObject({
+    /** sessions at once across all connections */
+    maxSessions: z.number().int().min(1).default(256),
+    /** sessions not (yet) bound to a channel, all peers together: peer ids cost nothing */
+    maxUnboundSessions: z.number().int().min(1).default(128),
+    /** unbound sessions one peer may hold */
     maxSessionsPerPeer: z.number().int().min(1).default(8),
+    /** sessions bound to one channel at once */
+    maxSessionsPerChannel: z.number().int().min(1).default(8),
     idleTimeoutMs: z.number().int().min(100).default(120_000),
     maxBytesPerSecond: z.number().int().min(1024).default(64 * 1024 * 1024)
-  }).default({ maxSessionsPerPeer: 8, idleTimeoutMs: 120_000, maxBytesPerSecond: 64 * 1024 * 1024 }),
+  }).prefault({}),
+  /** channels this node serves: it must have time to claim, and the fee must leave it enough */
+  channels: z.strictObject({
+    /** refuse channels whose close delay is shorter, seconds (the time left to claim after a client starts closing) */
+    minCloseDelay: z.number().int().min(0).default(3600),
+    /** refuse channels whose protocol fee is higher, basis points */
+    maxFeeBps: z.number().int().min(0).max(10_000).default(1000),
+    /** how long a channel read is reused, ms */
+    cacheMs: z.number().int().min(0).default(5_000)
+  }).prefault({}),
   /** how often to look for channels that started closing (to claim before the delay ends), ms */
   watchIntervalMs: z.number().int().min(100).default(30_000),
   /** claim everything owed when the node shuts down */
   claimOnShutdown: z.boolean().default(true),
   executionProviders: z.array(z.enum(['cuda', 'cpu'])).min(1).default(['cpu']),
   /** loopback operator endpoint (/health, /status, POST /claim); off unless set */
-  admin: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) }).optional(),
+  admin: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535),
+    /** bearer token for POST routes (and for any route off loopback); SILK_ADMIN_TOKEN overrides it */
+    token: z.string().min(16).optional()
+  }).optional(),
   discovery: discovery.prefault({}),
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info')
 })

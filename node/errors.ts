@@ -1,3 +1,5 @@
+import type { WireErrorCode } from '../protocol/wire/constants.ts'
+
 // One small named error class per condition. Callers test `err.name` or `err.code`, never the
 // text; the job service sends `code` in error frames, so codes are stable strings.
 
@@ -75,5 +77,16 @@ export class AbortedError extends NodeError {
   override name = 'AbortedError'
   constructor (readonly model: string, readonly text: string, readonly tokens: number, options?: ErrorOptions) {
     super('ABORTED', `model "${model}": generation aborted after ${tokens} tokens`, options)
+  }
+}
+
+/**
+ * A typed refusal or failure of the job service that ends up as an ErrorFrame with `code`; the
+ * session goes on unless `fatal`.
+ */
+export class JobError extends Error {
+  override name = 'JobError'
+  constructor (readonly code: WireErrorCode, message: string, readonly fatal = false) {
+    super(message)
   }
 }

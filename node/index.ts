@@ -4,6 +4,7 @@ export { NodeConfigSchema, parseNodeConfig, loadNodeConfig, ConfigError, type No
 export { createKeyFile, readKeyFile, KeyFileError } from './keyfile.ts'
 export { ModelStore } from './models.ts'
 export { JobService, JobError } from './job-service.ts'
+export { PaymentLedger, authorizeHello, type PaidPosition, type Owed, type ChannelTerms, type TermsLimits, type AcceptedVoucher } from './ledger.ts'
 export { VoucherStore, type ChannelLedger, type Payout } from './vouchers.ts'
 export { Settlement, ClaimError, explorerFor } from './settlement.ts'
 export * from './errors.ts'

@@ -1,29 +1,37 @@
+import { randomBytes } from 'node:crypto'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import { Address, type Cell } from '@ton/core'
+import { Address } from '@ton/core'
 import type { Logger } from 'pino'
-import {
-  buildReceipt, cellFromBoc, nextReceiptsRoot, parseVoucher, receiptCost, signCell, verifyCell
-} from '../protocol/cells.ts'
+import { buildReceipt, receiptCost, signCell } from '../protocol/cells.ts'
 import { ProtocolError } from '../protocol/errors.ts'
+import { jobSpecHash } from '../protocol/spec.ts'
 import { hashTensors, type Tensor } from '../protocol/tensor.ts'
 import { FRAME_LIMITS, JOB_PROTOCOL, WIRE_ERRORS, type WireErrorCode } from '../protocol/wire/constants.ts'
 import { fromWireTensors, toWireTensor, type Frame, type JobRequest, type JobResult, type VoucherFrame } from '../protocol/wire/frames.ts'
+import { NONCE_BYTES } from '../protocol/wire/hello.ts'
 import {
   CHAT_ROLES, classificationInputHash, classificationOutputHash, generationInputHash, generationOutputHash, type ChatTurn, type ScoredLabel
 } from '../protocol/text.ts'
-import { AbortedError } from './errors.ts'
+import { AbortedError, JobError } from './errors.ts'
 import { FrameStream } from '../protocol/wire/stream.ts'
-import type { Identity } from '../protocol/keys.ts'
+import { peerPublicKey, type Identity } from '../protocol/keys.ts'
 import type { ChannelState } from './chain.ts'
+import { authorizeHello, PaymentLedger, type TermsLimits } from './ledger.ts'
 import type { NodeMetrics } from './metrics.ts'
+import { SignedOutputs } from './signed-outputs.ts'
 import type { ChannelLedger, VoucherStore } from './vouchers.ts'
+
+export { JobError }
 
 export interface ServedModel {
   name: string
+  /** the model's bundle digest */
   hash: Buffer
   task: string
   pricePerUnit: bigint
   deterministic: boolean
+  /** the pinned execution path (execution provider, threads, batching); part of every spec hash */
+  execution: string
   generation?: { maxNewTokens: number }
 }
 
@@ -46,8 +54,8 @@ export interface Inference {
 const MAX_QUEUED_JOBS = 8
 
 export interface ChannelReader {
-  /** The channel as deployed, checked to be a genuine channel of this node; undefined otherwise. */
-  channelFor(address: Address): Promise<ChannelState | undefined>
+  /** The channel as deployed, checked to be a genuine channel of this node; undefined otherwise. `fresh` skips any cache. */
+  channelFor(address: Address, options?: { fresh?: boolean }): Promise<ChannelState | undefined>
 }
 
 export interface JobServiceComponents {
@@ -58,16 +66,35 @@ export interface JobServiceComponents {
   chain: ChannelReader
   logger: Logger
   metrics?: NodeMetrics
+  /**
+   * What the node signed for deterministic jobs; a second, different output for the same model and
+   * spec is refused instead of signed. Default: a bounded SignedOutputs of its own.
+   */
+  signedOutputs?: Pick<SignedOutputs, 'admit'>
 }
 
 export interface JobServiceInit {
   providerOwner: Address
   provider: Address
+  /** the network (TON global_id) receipts and vouchers are valid on */
+  globalId: number
+  /** the Provider's registration epoch, named in every receipt */
+  epoch: number
   /** nanoton served beyond the last voucher; 0 = one job at a time (the default) */
   credit?: bigint
+  /** sessions at once across all connections (maxInboundStreams is per connection); default 256 */
   maxSessions?: number
-  /** sessions one peer may hold at once; more are refused with OVERLOADED */
+  /** sessions not bound to a channel, all peers together (a client holds one while it opens its channel); default 128 */
+  maxUnboundSessions?: number
+  /** unbound sessions one peer may hold; default 8 */
   maxSessionsPerPeer?: number
+  /** sessions bound to one channel; default 8 */
+  maxSessionsPerChannel?: number
+  /** channel accounts kept in memory (those with nothing owed are dropped first); default 10,000 */
+  maxChannels?: number
+  /** channels the node accepts: default close delay ≥ 3600 s, fee ≤ 1000 bps */
+  minCloseDelay?: number
+  maxFeeBps?: number
   /** how long stop() waits for jobs in flight, ms */
   drainTimeoutMs?: number
   /** a session must deliver each complete frame within this, ms (idle clients and slow senders are cut off) */
@@ -80,27 +107,42 @@ export interface JobServiceInit {
   now?: () => number
 }
 
-/** A typed failure that ends up as an ErrorFrame; the session goes on unless `fatal`. */
-export class JobError extends Error {
-  override name = 'JobError'
-  constructor (readonly code: WireErrorCode, message: string, readonly fatal = false) {
-    super(message)
+/**
+ * A channel's account, shared by every session bound to it and kept across reconnects: the
+ * payment ledger, the channel's last known terms, and a queue so its vouchers apply one at a time.
+ */
+class ChannelAccount {
+  sessions = 0
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor (readonly channel: Address, readonly ledger: PaymentLedger, public terms: ChannelState) {}
+
+  get idle (): boolean {
+    return this.sessions === 0 && this.ledger.settled
+  }
+
+  async exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn)
+    this.queue = run.catch(() => {})
+    return await run
   }
 }
 
-interface Unpaid { receipt: Cell, cost: bigint }
-
 /** Serves /silk/job/1.0.0: one long-lived stream per client session, frames in order. */
 export class JobService {
-  private readonly sessions = new Map<string, Session>()
   private readonly open = new Set<Session>()
-  private readonly perPeer = new Map<string, number>()
+  private readonly accounts = new Map<string, ChannelAccount>()
+  private readonly unboundPerPeer = new Map<string, number>()
+  private unbound = 0
   private readonly budgets = new Map<string, { tokens: number, at: number }>()
   private started = false
   /** set by stop(): sessions finish the job in hand and take no more */
   draining = false
+  readonly signedOutputs: Pick<SignedOutputs, 'admit'>
 
-  constructor (readonly components: JobServiceComponents, readonly init: JobServiceInit) {}
+  constructor (readonly components: JobServiceComponents, readonly init: JobServiceInit) {
+    this.signedOutputs = components.signedOutputs ?? new SignedOutputs()
+  }
 
   async start (): Promise<void> {
     if (this.started) return
@@ -121,7 +163,6 @@ export class JobService {
     await Promise.race([Promise.all(inFlight), new Promise((resolve) => { timer = setTimeout(resolve, this.init.drainTimeoutMs ?? 30_000) })])
     clearTimeout(timer)
     await Promise.all([...this.open].map(async (s) => { await s.close() }))
-    this.sessions.clear()
     this.draining = false
   }
 
@@ -129,15 +170,28 @@ export class JobService {
     return this.open.size
   }
 
+  /** channel accounts held in memory (for tests and status) */
+  get channelAccounts (): number {
+    return this.accounts.size
+  }
+
+  /** peers with a byte budget entry (bounded; for tests) */
+  get budgetEntries (): number {
+    return this.budgets.size
+  }
+
+  get termsLimits (): TermsLimits {
+    return { minCloseDelay: this.init.minCloseDelay ?? 3600, maxFeeBps: this.init.maxFeeBps ?? 1000 }
+  }
+
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
     const session = new Session(this, new FrameStream(stream), peer)
-    const held = this.perPeer.get(peer) ?? 0
-    if (held >= (this.init.maxSessionsPerPeer ?? 8)) {
-      await session.refuse(new JobError('OVERLOADED', `at most ${this.init.maxSessionsPerPeer ?? 8} sessions per peer`, true))
+    const refusal = this.admitUnbound(peer)
+    if (refusal !== undefined) {
+      await session.refuse(new JobError('OVERLOADED', refusal, true))
       return
     }
-    this.perPeer.set(peer, held + 1)
     this.open.add(session)
     this.components.metrics?.sessions.set(this.open.size)
     try {
@@ -145,21 +199,79 @@ export class JobService {
     } catch (err) {
       this.components.logger.debug({ peer, err: (err as Error).message }, 'session ended')
     } finally {
-      if (session.channel !== undefined && this.sessions.get(session.channel.toRawString()) === session) {
-        this.sessions.delete(session.channel.toRawString())
-      }
+      this.leave(session)
       this.open.delete(session)
-      const left = (this.perPeer.get(peer) ?? 1) - 1
-      if (left > 0) this.perPeer.set(peer, left)
-      else this.perPeer.delete(peer)
       this.components.metrics?.sessions.set(this.open.size)
       await session.close()
     }
   }
 
+  /** Why a new (unbound) session from `peer` is refused, or undefined after counting it. */
+  private admitUnbound (peer: string): string | undefined {
+    const max = this.init.maxSessions ?? 256
+    if (this.open.size >= max) return `at most ${max} sessions at once`
+    const maxUnbound = this.init.maxUnboundSessions ?? 128
+    if (this.unbound >= maxUnbound) return `at most ${maxUnbound} sessions may wait unbound`
+    const perPeer = this.init.maxSessionsPerPeer ?? 8
+    const held = this.unboundPerPeer.get(peer) ?? 0
+    if (held >= perPeer) return `at most ${perPeer} unbound sessions per peer`
+    this.unbound++
+    this.unboundPerPeer.set(peer, held + 1)
+    return undefined
+  }
+
+  private releaseUnbound (peer: string): void {
+    this.unbound--
+    const left = (this.unboundPerPeer.get(peer) ?? 1) - 1
+    if (left > 0) this.unboundPerPeer.set(peer, left)
+    else this.unboundPerPeer.delete(peer)
+  }
+
+  /** Moves an unbound session onto its channel's account (created on first use, resumed after). */
+  bind (session: Session, channel: Address, terms: ChannelState): ChannelAccount {
+    const key = channel.toRawString()
+    let account = this.accounts.get(key)
+    if (account === undefined) {
+      this.makeRoom()
+      const stored = this.components.vouchers.get(channel)
+      const ledger = new PaymentLedger(channel, this.init.globalId, { seqno: stored.seqno, amount: stored.amount, root: stored.root }, this.init.credit ?? 0n)
+      account = new ChannelAccount(channel, ledger, terms)
+      this.accounts.set(key, account)
+    } else {
+      account.terms = terms
+    }
+    const perChannel = this.init.maxSessionsPerChannel ?? 8
+    if (account.sessions >= perChannel) throw new JobError('OVERLOADED', `at most ${perChannel} sessions per channel`)
+    account.sessions++
+    this.releaseUnbound(session.peer)
+    return account
+  }
+
+  private makeRoom (): void {
+    const max = this.init.maxChannels ?? 10_000
+    if (this.accounts.size < max) return
+    for (const [k, a] of this.accounts) {
+      if (a.idle) this.accounts.delete(k)
+      if (this.accounts.size < max) return
+    }
+    throw new JobError('OVERLOADED', 'too many channels with results owed; try later')
+  }
+
+  /** A session ends: its slot is freed; a settled account with no sessions is forgotten (all of it is on disk). */
+  private leave (session: Session): void {
+    const state = session.state
+    if (state.kind === 'unbound') this.releaseUnbound(session.peer)
+    if (state.kind === 'bound') {
+      state.account.sessions--
+      if (state.account.idle) this.accounts.delete(state.account.channel.toRawString())
+    }
+    session.state = { kind: 'closed' }
+  }
+
   /**
    * Token bucket per peer: refills at maxBytesPerSecond, holds up to four seconds' worth (at least
-   * one largest frame). False when the peer is over its budget.
+   * one largest frame). False when the peer is over its budget. The table is bounded: a full
+   * bucket is the same as none, so those go first, then the oldest.
    */
   spend (peer: string, bytes: number): boolean {
     const rate = this.init.maxBytesPerSecond ?? 64 * 1024 * 1024
@@ -168,30 +280,43 @@ export class JobService {
     const b = this.budgets.get(peer) ?? { tokens: cap, at: now }
     b.tokens = Math.min(cap, b.tokens + (now - b.at) / 1000 * rate) - bytes
     b.at = now
+    this.budgets.delete(peer)
     this.budgets.set(peer, b)
+    if (this.budgets.size > 2 * (this.init.maxSessions ?? 256)) this.pruneBudgets(now, rate, cap)
     return b.tokens >= 0
   }
 
-  /** One live session per channel: a reconnecting client takes over from its stale session. */
-  bind (session: Session, channel: Address): void {
-    const key = channel.toRawString()
-    const previous = this.sessions.get(key)
-    if (previous !== undefined && previous !== session) void previous.close()
-    this.sessions.set(key, session)
+  private pruneBudgets (now: number, rate: number, cap: number): void {
+    for (const [peer, b] of this.budgets) {
+      if (b.tokens + (now - b.at) / 1000 * rate >= cap) this.budgets.delete(peer)
+    }
+    // then the oldest of peers without a session: a peer still connected keeps what it spent
+    const live = new Set([...this.open].map((session) => session.peer))
+    for (const peer of this.budgets.keys()) {
+      if (this.budgets.size <= 2 * (this.init.maxSessions ?? 256)) break
+      if (!live.has(peer)) this.budgets.delete(peer)
+    }
   }
 }
 
 interface Outcome {
   units: number
+  /** the task's canonical input hash (input and every parameter) */
   inputHash: Buffer
   outputHash: Buffer
+  /** false when the job was cancelled before it finished */
+  complete: boolean
   result: Omit<JobResult, 'jobId' | 'receipt' | 'signature'>
 }
 
+type SessionState =
+  /** `nonce`: the one the last Welcome carried, for the Hello that binds a channel (single use) */
+  | { kind: 'unbound', nonce?: Buffer }
+  | { kind: 'bound', channel: Address, account: ChannelAccount }
+  | { kind: 'closed' }
+
 class Session {
-  channel?: Address
-  private state?: ChannelState
-  private unpaid: Unpaid[] = []
+  state: SessionState = { kind: 'unbound' }
   /** jobs run one after another on this chain; stop() and in-order frames wait on it */
   private current: Promise<void> = Promise.resolve()
   private queuedJobs = 0
@@ -200,6 +325,11 @@ class Session {
   constructor (private readonly service: JobService, private readonly frames: FrameStream, readonly peer: string) {}
 
   private get c (): JobServiceComponents { return this.service.components }
+
+  /** the key of the peer the client talks to (proved in the Noise handshake): the one a hello proof names */
+  private get nodeKey (): Buffer {
+    return peerPublicKey(this.c.libp2p.peerId) ?? this.c.identity.keyPair.publicKey
+  }
 
   async run (): Promise<void> {
     for (;;) {
@@ -289,57 +419,88 @@ class Session {
 
   private async dispatch (frame: Frame & { kind: string }): Promise<void> {
     switch (frame.kind) {
-      case 'hello': return await this.hello(frame.hello!.channel)
+      case 'hello': return await this.hello(frame.hello!.channel, frame.hello!.signature)
       case 'voucher': return await this.voucher(frame.voucher!)
       default: throw new JobError('MALFORMED_FRAME', `a client does not send ${frame.kind} frames`)
     }
   }
 
-  private async hello (channelText: string): Promise<void> {
+  private welcome (nonce: Uint8Array): NonNullable<Frame['welcome']> {
     const { init } = this.service
-    const welcome: NonNullable<Frame['welcome']> = {
+    return {
       providerOwner: init.providerOwner.toRawString(),
       provider: init.provider.toRawString(),
       models: this.c.models.list().map((m) => ({
-        name: m.name, hash: m.hash, task: m.task, pricePerUnit: m.pricePerUnit, deterministic: m.deterministic
+        name: m.name, hash: m.hash, task: m.task, pricePerUnit: m.pricePerUnit, deterministic: m.deterministic, execution: m.execution
       })),
       credit: init.credit ?? 0n,
       lastVoucher: new Uint8Array(0),
-      lastVoucherSig: new Uint8Array(0)
+      lastVoucherSig: new Uint8Array(0),
+      nonce,
+      owed: []
     }
-    if (channelText !== '') {
-      let channel: Address
-      try { channel = Address.parse(channelText) } catch { throw new JobError('BAD_CHANNEL', 'channel is not a TON address') }
-      const state = await this.c.chain.channelFor(channel)
-      if (state === undefined) throw new JobError('BAD_CHANNEL', `channel ${channel.toRawString()} is not an open channel with this node`)
-      this.channel = channel
-      this.state = state
-      this.unpaid = []
-      this.service.bind(this, channel)
-      const ledger = this.c.vouchers.get(channel)
-      if (ledger.voucher !== undefined && ledger.clientSig !== undefined) {
-        welcome.lastVoucher = ledger.voucher
-        welcome.lastVoucherSig = ledger.clientSig
-      }
+  }
+
+  /**
+   * An unbound Hello gets the node's offer and a fresh nonce. A Hello naming a channel binds the
+   * session only with the channel client key's signature over that nonce; the bound Welcome then
+   * carries what only that client may see: its last voucher and the receipts it still owes.
+   */
+  private async hello (channelText: string, signature: Uint8Array): Promise<void> {
+    const state = this.state
+    if (state.kind !== 'unbound') throw new JobError('BAD_HELLO', 'this session is already bound to a channel')
+    if (channelText === '') {
+      const nonce = randomBytes(NONCE_BYTES)
+      this.state = { kind: 'unbound', nonce }
+      await this.frames.write({ welcome: this.welcome(nonce) })
+      return
     }
+    const nonce = state.nonce
+    this.state = { kind: 'unbound' } // a nonce serves one attempt
+    let channel: Address
+    try { channel = Address.parse(channelText) } catch { throw new JobError('BAD_CHANNEL', 'channel is not a TON address') }
+    const terms = await this.c.chain.channelFor(channel)
+    if (terms === undefined) throw new JobError('BAD_CHANNEL', `channel ${channel.toRawString()} is not an open channel with this node`)
+    authorizeHello({
+      globalId: this.service.init.globalId,
+      channel,
+      nodeKey: this.nodeKey,
+      nonce,
+      signature,
+      terms,
+      limits: this.service.termsLimits,
+      now: this.service.init.now?.() ?? Math.floor(Date.now() / 1000)
+    })
+    if (this.state.kind !== 'unbound') throw new JobError('BAD_HELLO', 'this session is already bound to a channel')
+    const account = this.service.bind(this, channel, terms)
+    this.state = { kind: 'bound', channel, account }
+    const welcome = this.welcome(new Uint8Array(0))
+    const stored = this.c.vouchers.get(channel)
+    if (stored.voucher !== undefined && stored.clientSig !== undefined) {
+      welcome.lastVoucher = stored.voucher
+      welcome.lastVoucherSig = stored.clientSig
+    }
+    welcome.owed = account.ledger.owed.map((o) => ({ receipt: o.receipt.toBoc(), signature: o.signature }))
     await this.frames.write({ welcome })
   }
 
+  private bound (what: string): { channel: Address, account: ChannelAccount } {
+    if (this.state.kind !== 'bound') throw new JobError('NO_CHANNEL', `send a Hello binding your channel before ${what}`)
+    return this.state
+  }
+
   private async job (req: JobRequest): Promise<void> {
-    if (this.channel === undefined || this.state === undefined) throw new JobError('NO_CHANNEL', 'send a Hello naming your channel before jobs')
-    const credit = this.service.init.credit ?? 0n
-    const owed = this.unpaid.reduce((sum, u) => sum + u.cost, 0n)
-    if (this.unpaid.length > 0 && owed >= credit) {
-      throw new JobError('PAYMENT_REQUIRED', `${owed} nanoton of results are unpaid; send a voucher first`)
-    }
+    const { channel, account } = this.bound('jobs')
     const modelHash = Buffer.from(req.modelHash)
     const model = this.c.models.list().find((m) => m.hash.equals(modelHash))
     if (model === undefined) throw new JobError('UNKNOWN_MODEL', `no model with hash ${modelHash.toString('hex')} here`)
-    const ledger = this.c.vouchers.get(this.channel)
     const most = model.pricePerUnit * BigInt(maxUnits(model, req))
-    if (ledger.amount + owed + most > this.state.deposit) await this.refreshChannel()
-    if (ledger.amount + owed + most > this.state.deposit) {
-      throw new JobError('DEPOSIT_EXHAUSTED', `this job may cost ${most} nanoton, more than the channel deposit has left; top it up`)
+    try {
+      account.ledger.admit(most, account.terms.deposit)
+    } catch (err) {
+      if (!(err instanceof JobError && err.code === 'DEPOSIT_EXHAUSTED')) throw err
+      await this.refreshChannel(account) // a client may have topped it up
+      account.ledger.admit(most, account.terms.deposit)
     }
     const started = process.hrtime.bigint()
     const abort = new AbortController()
@@ -347,25 +508,42 @@ class Session {
     let outcome: Outcome
     try {
       outcome = await this.execute(model, modelHash, req, abort.signal)
+    } catch (err) {
+      account.ledger.release(most)
+      throw err
     } finally {
       this.running = undefined
     }
     const receipt = {
-      channel: this.channel,
+      globalId: this.service.init.globalId,
+      channel,
+      epoch: this.service.init.epoch,
       jobId: req.jobId,
       units: outcome.units,
       price: model.pricePerUnit,
       deterministic: model.deterministic,
+      complete: outcome.complete,
       time: this.service.init.now?.() ?? Math.floor(Date.now() / 1000),
       modelHash,
-      inputHash: outcome.inputHash,
+      specHash: jobSpecHash(model.execution, outcome.inputHash),
       outputHash: outcome.outputHash
     }
-    const cell = buildReceipt(receipt)
-    this.unpaid.push({ receipt: cell, cost: receiptCost(receipt) })
-    await this.frames.write({
-      result: { ...outcome.result, jobId: req.jobId, receipt: cell.toBoc(), signature: signCell(cell, this.c.identity.keyPair.secretKey) }
-    })
+    let cell
+    let signature
+    try {
+      // never sign two different outputs for one deterministic job: that pair would slash the node
+      if (receipt.deterministic && receipt.complete && !this.service.signedOutputs.admit(modelHash, receipt.specHash, receipt.outputHash)) {
+        this.c.logger.error({ model: model.name }, 'the model produced another output than the one signed before for the same job: not signed')
+        throw new JobError('INFERENCE_FAILED', 'the node computed another output than it signed before for this job; nothing is billed')
+      }
+      cell = buildReceipt(receipt)
+      signature = signCell(cell, this.c.identity.keyPair.secretKey)
+      account.ledger.finish(most, { receipt: cell, signature, cost: receiptCost(receipt) })
+    } catch (err) {
+      account.ledger.release(most)
+      throw err
+    }
+    await this.frames.write({ result: { ...outcome.result, jobId: req.jobId, receipt: cell.toBoc(), signature } })
     this.c.metrics?.jobs.inc({ model: model.name })
     this.c.metrics?.latency.observe({ model: model.name }, Number(process.hrtime.bigint() - started) / 1e9)
   }
@@ -378,6 +556,7 @@ class Session {
       const { labels, units } = await this.c.models.classify(modelHash, req.texts)
       return {
         units,
+        complete: true,
         inputHash: classificationInputHash(req.texts),
         outputHash: classificationOutputHash(labels),
         result: { ...none, labels: labels.map((set) => ({ labels: set })) }
@@ -392,6 +571,7 @@ class Session {
         ? (text: string) => { sent = sent.then(async () => { await this.frames.write({ partial: { jobId: req.jobId, text } }) }) }
         : undefined
       let out: { text: string, tokens: number, units: number }
+      let complete = true
       try {
         out = await this.c.models.generate(modelHash, {
           ...(request.messages.length > 0 ? { messages: request.messages } : { prompt: request.prompt }),
@@ -399,13 +579,16 @@ class Session {
           signal
         }, onToken)
       } catch (err) {
-        // cancelled: what was generated is still a result, billed by its tokens
+        // cancelled: what was generated is still a result, billed by its tokens, but marked
+        // incomplete so that it can never stand in an equivocation proof
         if (!(err instanceof AbortedError)) throw err
         out = { text: err.text, tokens: err.tokens, units: err.tokens }
+        complete = false
       }
       await sent
       return {
         units: out.units,
+        complete,
         inputHash: generationInputHash(request),
         outputHash: generationOutputHash(out),
         result: { ...none, text: out.text, tokens: out.tokens }
@@ -413,44 +596,29 @@ class Session {
     }
     const inputs = fromWireTensors(req.inputs)
     const { outputs, units } = await this.c.models.run(modelHash, inputs)
-    return { units, inputHash: hashTensors(inputs), outputHash: hashTensors(outputs), result: { ...none, outputs: outputs.map(toWireTensor) } }
+    return { units, complete: true, inputHash: hashTensors(inputs), outputHash: hashTensors(outputs), result: { ...none, outputs: outputs.map(toWireTensor) } }
   }
 
-  /** Re-reads the channel (a client may have topped it up, or started closing it). */
-  private async refreshChannel (): Promise<void> {
-    const state = await this.c.chain.channelFor(this.channel!)
+  /** Re-reads the channel past the cache (a client may have topped it up, or started closing it). */
+  private async refreshChannel (account: ChannelAccount): Promise<void> {
+    const state = await this.c.chain.channelFor(account.channel, { fresh: true })
     if (state === undefined) throw new JobError('BAD_CHANNEL', 'the channel is closing or closed')
-    this.state = state
+    account.terms = state
   }
 
-  /** Accepts a voucher that pays exactly for a prefix of the unpaid receipts, then stores it durably. */
+  /** Accepts a voucher that pays exactly for a prefix of the channel's owed receipts, then stores it durably. */
   private async voucher (frame: VoucherFrame): Promise<void> {
-    if (this.channel === undefined || this.state === undefined) throw new JobError('NO_CHANNEL', 'send a Hello naming your channel before vouchers')
-    const cell = cellFromBoc(frame.voucher, 'MALFORMED_VOUCHER')
-    const v = parseVoucher(cell)
-    if (!v.channel.equals(this.channel)) throw new JobError('MALFORMED_VOUCHER', 'voucher names another channel')
-    if (!verifyCell(cell, frame.signature, this.state.clientKey)) throw new JobError('BAD_SIGNATURE', 'voucher signature does not match the channel client key')
-    let covered = 0
-    const next = await this.c.vouchers.update(this.channel, (ledger) => {
-      if (v.seqno <= ledger.seqno) throw new JobError('STALE_VOUCHER', `voucher seqno ${v.seqno} is not above ${ledger.seqno}`)
-      if (v.amount > this.state!.deposit) throw new JobError('UNDERPAID', 'voucher exceeds the channel deposit')
-      let root = ledger.root
-      let amount = ledger.amount
-      for (const u of this.unpaid) {
-        if (amount >= v.amount) break
-        root = nextReceiptsRoot(root, u.receipt)
-        amount += u.cost
-        covered++
-      }
-      if (covered === 0 || amount !== v.amount) {
-        const due = this.unpaid.reduce((sum, u) => sum + u.cost, ledger.amount)
-        throw new JobError('UNDERPAID', `voucher pays ${v.amount} nanoton in total; the receipts issued come to ${due}`)
-      }
-      if (!root.equals(v.receiptsRoot)) throw new JobError('BAD_RECEIPTS_ROOT', 'voucher receipts root does not match the receipts issued')
-      return { ...ledger, seqno: v.seqno, amount: v.amount, root, voucher: cell.toBoc(), clientSig: Buffer.from(frame.signature) }
+    const { channel, account } = this.bound('vouchers')
+    const next = await account.exclusive(async () => {
+      const accepted = account.ledger.check(frame.voucher, frame.signature, account.terms)
+      const stored = await this.c.vouchers.update(channel, (ledger) => {
+        if (ledger.seqno !== accepted.from.seqno) throw new JobError('STALE_VOUCHER', 'another voucher was stored on this channel meanwhile')
+        return { ...ledger, ...accepted.to, voucher: accepted.cell.toBoc(), clientSig: accepted.signature }
+      })
+      account.ledger.commit(accepted)
+      return stored
     })
-    this.unpaid = this.unpaid.slice(covered)
-    await this.frames.write({ voucherAck: { seqno: v.seqno } })
+    await this.frames.write({ voucherAck: { seqno: next.seqno } })
     this.service.init.onVoucher?.(next)
   }
 

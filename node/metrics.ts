@@ -16,5 +16,8 @@ export class NodeMetrics {
   readonly queueDepth = new Gauge({ name: 'silk_queue_depth', help: 'jobs queued or running in inference', registers: [this.registry] })
   readonly earned = new Gauge({ name: 'silk_earned_nanoton', help: 'value of vouchers held (cumulative)', registers: [this.registry] })
   readonly claimed = new Gauge({ name: 'silk_claimed_nanoton', help: 'value claimed on chain (cumulative)', registers: [this.registry] })
-  readonly claims = new Counter({ name: 'silk_claims_total', help: 'claim transactions, by outcome', labelNames: ['outcome'] as const, registers: [this.registry] })
+  readonly claims = new Counter({ name: 'silk_claims_total', help: 'claim transactions, by outcome (ok, failed, skipped_<reason> when the claim policy said wait)', labelNames: ['outcome'] as const, registers: [this.registry] })
+  readonly received = new Counter({ name: 'silk_owner_received_nanoton_total', help: 'what the owner wallet kept from payouts, net of its receiving fee', registers: [this.registry] })
+  readonly claimFees = new Counter({ name: 'silk_claim_fees_nanoton_total', help: 'what the node gas wallet spent on claims', registers: [this.registry] })
+  readonly advertsDropped = new Gauge({ name: 'silk_adverts_dropped', help: 'adverts this node refused, by reason (unstaked, unregistered, wrong-key, busy… from the stake gate)', labelNames: ['reason'] as const, registers: [this.registry] })
 }

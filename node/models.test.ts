@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import onnxProto from 'onnx-proto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bundleDigest, bundleDigestOfFiles, fileDigest } from '../protocol/bundle.ts'
 import { bytesOf, float32Tensor, float32Values, type Tensor } from '../protocol/tensor.ts'
 import { buildModels, DEFAULT_MODELS_DIR, encodeModel, MLP_SIZES, valueInfo } from '../scripts/build-models.ts'
 import { BadInputError, BadManifestError, ModelHashMismatchError, NodeError, NotStartedError, UnknownModelError } from './errors.ts'
-import { ModelStore, type Manifest, type ModelStoreLogger, type TensorSpec } from './models.ts'
+import { ModelStore, ORT_VERSION, type Manifest, type ModelStoreLogger, type TensorSpec } from './models.ts'
 
 const { onnx } = onnxProto
 const MLP_FILE = join(DEFAULT_MODELS_DIR, 'mlp', 'model.onnx')
@@ -33,10 +34,14 @@ async function copyOfModels (): Promise<string> {
   return dir
 }
 
+/** Edits a manifest and re-seals its bundle digest, so the check under test is the one that fires. */
 async function editManifest (dir: string, folder: string, edit: (m: Record<string, unknown>) => void): Promise<void> {
   const file = join(dir, folder, 'manifest.json')
   const m = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
   edit(m)
+  try {
+    m.sha256 = bundleDigest({ task: m.task, graph: m.file, files: m.files, inputs: m.inputs, outputs: m.outputs } as never).toString('hex')
+  } catch {} // a malformed manifest stays as edited: the schema refuses it first
   await writeFile(file, JSON.stringify(m))
 }
 
@@ -89,8 +94,11 @@ describe('ModelStore with the bundled models', () => {
   })
   afterAll(async () => { await store.stop() })
 
-  it('loads every bundled model; the model hash is the sha256 of the .onnx bytes', async () => {
-    const fileHash = createHash('sha256').update(await readFile(MLP_FILE)).digest()
+  it('loads every bundled model; the model hash is the bundle digest of its files and declared tensors', async () => {
+    const x = { name: 'x', dtype: 'float32', shape: ['N', 64] }
+    const y = { name: 'y', dtype: 'float32', shape: ['N', 10] }
+    const fileHash = bundleDigestOfFiles({ task: 'tensor', graph: 'model.onnx', inputs: [x], outputs: [y] }, { 'model.onnx': await readFile(MLP_FILE) })
+    expect(fileHash.equals(createHash('sha256').update(await readFile(MLP_FILE)).digest())).toBe(false)
     const mlp = store.get('mlp-64-10')
     expect(mlp?.hash.equals(fileHash)).toBe(true)
     expect(mlp?.hashHex).toBe(fileHash.toString('hex'))
@@ -101,6 +109,7 @@ describe('ModelStore with the bundled models', () => {
       pricePerUnit: 50000n,
       maxBatch: 64,
       executionProvider: 'cpu',
+      execution: `cpu;ort=${ORT_VERSION};intra=1;inter=1;batch=off`,
       inputs: [{ name: 'x', dtype: 'float32', shape: ['N', 64] }],
       outputs: [{ name: 'y', dtype: 'float32', shape: ['N', 10] }]
     })
@@ -213,7 +222,7 @@ describe('ModelStore limits and lifecycle', () => {
   it('start and stop are safe to call twice; run needs a started store', async () => {
     const store = new ModelStore({ dir: DEFAULT_MODELS_DIR })
     await store.stop()
-    const hash = createHash('sha256').update(await readFile(MLP_FILE)).digest()
+    const hash = Buffer.from((JSON.parse(await readFile(join(DEFAULT_MODELS_DIR, 'mlp', 'manifest.json'), 'utf8')) as { sha256: string }).sha256, 'hex')
     await expect(store.run(hash, [])).rejects.toBeInstanceOf(NotStartedError)
     await Promise.all([store.start(), store.start()])
     await store.start()
@@ -253,12 +262,28 @@ describe('ModelStore refuses models it cannot vouch for', () => {
     expect(store.list()).toHaveLength(0)
   })
 
+  it('fails start with ModelHashMismatchError when declared tensors change under the same model hash', async () => {
+    const dir = await copyOfModels()
+    const file = join(dir, 'mlp', 'manifest.json')
+    const m = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+    // Same graph, same files: only the output's declared name differs, which changes what a job gets back.
+    m.outputs = [{ name: 'z', dtype: 'float32', shape: ['N', 10] }]
+    await writeFile(file, JSON.stringify(m))
+    const err = await new ModelStore({ dir }).start().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ModelHashMismatchError)
+    expect(err).toMatchObject({ model: 'mlp-64-10', expected: m.sha256 })
+    expect((err as Error).message).toContain(file)
+  })
+
   const manifestCases: Array<[string, string, (m: Record<string, unknown>) => void, string]> = [
     ['a price that is not a string', 'mlp', (m) => { m.pricePerUnit = 12 }, 'pricePerUnit'],
     ['an unknown dtype', 'mlp', (m) => { m.inputs = [{ name: 'x', dtype: 'float16', shape: ['N', 64] }] }, 'inputs.0.dtype'],
     ['a missing maxBatch on a per-row model', 'add', (m) => { delete m.maxBatch }, 'maxBatch'],
     ['an unknown field', 'mlp', (m) => { m.colour = 'red' }, ''],
     ['a file outside the folder', 'add', (m) => { m.file = '../mlp/model.onnx' }, 'file'],
+    ['a graph not listed in files', 'add', (m) => { m.file = 'other.onnx' }, 'files'],
+    ['a non-canonical file path', 'add', (m) => { m.files = { './model.onnx': (m.files as Record<string, string>)['model.onnx'] }; m.file = './model.onnx' }, 'file'],
+    ['a file entry that is not a sha256', 'add', (m) => { m.files = { 'model.onnx': 'abc' } }, 'files.model.onnx'],
     ['a dtype the graph does not have', 'mlp', (m) => { m.inputs = [{ name: 'x', dtype: 'int32', shape: ['N', 64] }] }, 'inputs.0.dtype'],
     ['a fixed axis the graph does not have', 'mlp', (m) => { m.outputs = [{ name: 'y', dtype: 'float32', shape: ['N', 11] }] }, 'outputs.0.shape.1'],
     ['an input name the graph does not have', 'add', (m) => { m.inputs = [{ name: 'a', dtype: 'float32', shape: ['N', 4] }, { name: 'c', dtype: 'float32', shape: ['N', 4] }] }, 'inputs']
@@ -311,6 +336,8 @@ describe('execution providers', () => {
     await store.start()
     try {
       expect(store.list().map((m) => m.executionProvider)).toEqual(BUNDLED.map(() => 'cpu'))
+      // The fallback is stated in the execution path, so its receipts carry another spec hash than CUDA ones.
+      expect(store.list().map((m) => m.execution)).toEqual(BUNDLED.map(() => `cpu;ort=${ORT_VERSION};intra=1;inter=1;batch=off`))
       expect(logger.warnings).toHaveLength(1)
       expect(logger.warnings[0]?.msg).toMatch(/CUDA execution provider unavailable; falling back to CPU/)
       const hash = store.get('mlp-64-10')?.hash ?? Buffer.alloc(32)
@@ -318,6 +345,18 @@ describe('execution providers', () => {
       const y = float32Values((await store.run(hash, [float32Tensor('x', [1, 64], x)])).outputs[0] as Tensor)
       const want = await referenceMlp(x, 1)
       for (let i = 0; i < want.length; i++) expect(Math.abs((y[i] as number) - (want[i] as number))).toBeLessThan(1e-5)
+    } finally {
+      await store.stop()
+    }
+  })
+})
+
+describe('execution path', () => {
+  it('states the thread count the sessions were created with', async () => {
+    const store = new ModelStore({ dir: DEFAULT_MODELS_DIR, intraOpThreads: 2 })
+    await store.start()
+    try {
+      expect(store.get('mlp-64-10')?.execution).toBe(`cpu;ort=${ORT_VERSION};intra=2;inter=1;batch=off`)
     } finally {
       await store.stop()
     }
@@ -343,11 +382,13 @@ describe('tensor dtypes', () => {
       input: specs.map(valueInfo),
       output: outSpecs.map(valueInfo)
     })
+    const files = { 'model.onnx': fileDigest(bytes) }
     const manifest: Manifest = {
       name: 'identity-dtypes',
       task: 'tensor',
       file: 'model.onnx',
-      sha256: createHash('sha256').update(bytes).digest('hex'),
+      files,
+      sha256: bundleDigest({ task: 'tensor', graph: 'model.onnx', files, inputs: specs, outputs: outSpecs }).toString('hex'),
       pricePerUnit: '7',
       unit: 'call',
       deterministic: true,
@@ -394,9 +435,9 @@ describe('scripts/build-models.ts', () => {
     const [a, b] = [await tempDir(), await tempDir()]
     const built = await buildModels(a)
     await buildModels(b)
-    expect(built.map((m) => m.folder)).toEqual(['mlp', 'add'])
-    for (const { folder } of built) {
-      for (const name of ['model.onnx', 'manifest.json']) {
+    expect(built.map((m) => m.folder)).toEqual(['mlp', 'add', 'external-weights/mlp'])
+    for (const { folder, files } of built) {
+      for (const name of [...Object.keys(files), 'manifest.json']) {
         const first = await readFile(join(a, folder, name))
         expect(first.equals(await readFile(join(b, folder, name)))).toBe(true)
         expect(first.equals(await readFile(join(DEFAULT_MODELS_DIR, folder, name)))).toBe(true)

@@ -1,11 +1,12 @@
-// The node's inference module: loads the model folder, checks every model's bytes against its
-// manifest hash, and runs jobs in onnxruntime-node: tensor models directly, text models (chat
-// generation, classification) through node/text-models.ts on sessions created here.
-import { createHash } from 'node:crypto'
+// The node's inference module: loads the model folder, checks every model's bundle (graph,
+// external weights, tokenizer, configs, …) against its manifest's bundle digest — the model hash —
+// and runs jobs in onnxruntime-node: tensor models directly, text models (chat generation,
+// classification) through node/text-models.ts on sessions created here.
 import { readdir, readFile } from 'node:fs/promises'
-import { join, relative, resolve, sep, isAbsolute } from 'node:path'
+import { join, resolve } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { z } from 'zod'
+import { bundlePathError } from '../protocol/bundle.ts'
 import { ProtocolError } from '../protocol/errors.ts'
 import { checkTensor, DTYPES, elementCount, TENSOR_LIMITS, type DTypeName, type Tensor } from '../protocol/tensor.ts'
 import {
@@ -16,6 +17,7 @@ import {
   NotStartedError,
   UnknownModelError
 } from './errors.ts'
+import { readBundle, type GraphSource } from './bundle.ts'
 import {
   TEXT_ASSETS,
   TextClassifier,
@@ -61,17 +63,36 @@ const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits
 /** Nanoton per unit, as a decimal string (bigint-safe). */
 const priceSchema = z.string().regex(/^(0|[1-9][0-9]*)$/, 'a decimal integer string (nanoton)')
   .refine((s) => s.length <= 37 && BigInt(s) <= MAX_PRICE, 'at most 2^120 - 1')
-const relativeFileSchema = z.string().min(1).max(255)
+const bundlePathSchema = z.string().superRefine((p, ctx) => {
+  const why = bundlePathError(p)
+  if (why !== undefined) ctx.addIssue({ code: 'custom', message: why })
+})
+
+/**
+ * Every file of the model, graph included, relative path → hex sha256 of its bytes: external
+ * weights (model.onnx_data), config.json (labels), tokenizer.json, tokenizer_config.json (chat
+ * template), generation_config.json, chat_template.jinja, … Each is checked at load.
+ */
+const filesSchema = z.record(bundlePathSchema, sha256Schema)
+  .refine((a) => Object.keys(a).length >= 1 && Object.keys(a).length <= 256, '1 to 256 files')
 
 /** Fields every manifest has. */
 const commonFields = {
   name: nameSchema,
-  /** The ONNX file, relative to the manifest's folder (e.g. "model.onnx", "onnx/model.onnx"). */
-  file: relativeFileSchema,
-  /** Hex sha256 of the ONNX file: the model hash that adverts, jobs and receipts carry. */
+  /** The ONNX graph, relative to the manifest's folder (e.g. "model.onnx", "onnx/model.onnx"); listed in files. */
+  file: bundlePathSchema,
+  files: filesSchema,
+  /**
+   * The bundle digest (protocol/bundle.ts) over task, graph path, declared tensors and every
+   * entry of files: the model hash that adverts, jobs, receipts and the Registry carry.
+   */
   sha256: sha256Schema,
   pricePerUnit: priceSchema,
   deterministic: z.boolean()
+}
+
+function graphListed (m: { file: string, files: Record<string, string> }, ctx: z.RefinementCtx): void {
+  if (!Object.hasOwn(m.files, m.file)) ctx.addIssue({ code: 'custom', path: ['files'], message: `must list the graph "${m.file}"` })
 }
 
 export const tensorManifestSchema = z.strictObject({
@@ -84,6 +105,7 @@ export const tensorManifestSchema = z.strictObject({
   /** Largest accepted first axis. Required for unit "row"; when set, every input's first axis is the same symbol. */
   maxBatch: z.number().int().positive().max(1_000_000).optional()
 }).superRefine((m, ctx) => {
+  graphListed(m, ctx)
   uniqueNames(m.inputs, 'inputs', ctx)
   uniqueNames(m.outputs, 'outputs', ctx)
   if (m.unit === 'row' && m.maxBatch === undefined) {
@@ -100,17 +122,12 @@ export const tensorManifestSchema = z.strictObject({
   }
 })
 
-/**
- * The other files of a text model (config, tokenizer, …), relative path → hex sha256. Checked at
- * load like the ONNX file: a changed tokenizer or config changes what the model computes.
- */
-const assetsSchema = z.record(relativeFileSchema, sha256Schema)
-  .refine((a) => Object.keys(a).length <= 32, 'at most 32 files')
-
-function requireAssets (names: readonly string[]) {
-  return (m: { assets: Record<string, string> }, ctx: z.RefinementCtx): void => {
+/** Text models read their config and tokenizer: a manifest that omits them is incomplete. */
+function requireFiles (names: readonly string[]) {
+  return (m: { file: string, files: Record<string, string> }, ctx: z.RefinementCtx): void => {
+    graphListed(m, ctx)
     for (const name of names) {
-      if (!Object.hasOwn(m.assets, name)) ctx.addIssue({ code: 'custom', path: ['assets'], message: `must list "${name}"` })
+      if (!Object.hasOwn(m.files, name)) ctx.addIssue({ code: 'custom', path: ['files'], message: `must list "${name}"` })
     }
   }
 }
@@ -120,26 +137,24 @@ export const textGenerationManifestSchema = z.strictObject({
   task: z.literal('text-generation'),
   /** Billed per generated token. */
   unit: z.literal('token'),
-  assets: assetsSchema,
   /** Cap on a request's maxNewTokens. */
   maxNewTokens: z.number().int().positive().max(65_536),
   /** Cap on the UTF-8 bytes of a prompt (or of all message contents together). */
   maxInputBytes: z.number().int().positive().max(16 * 1024 * 1024),
   /** Cap on the messages of one conversation (default 64). */
   maxMessages: z.number().int().positive().max(4096).optional()
-}).superRefine(requireAssets([TEXT_ASSETS.config, TEXT_ASSETS.tokenizer, TEXT_ASSETS.tokenizerConfig]))
+}).superRefine(requireFiles([TEXT_ASSETS.config, TEXT_ASSETS.tokenizer, TEXT_ASSETS.tokenizerConfig]))
 
 export const textClassificationManifestSchema = z.strictObject({
   ...commonFields,
   task: z.literal('text-classification'),
   /** Billed one unit per text classified (each text is one classification call). */
   unit: z.literal('call'),
-  assets: assetsSchema,
   /** Cap on the texts of one classify call. */
   maxTexts: z.number().int().positive().max(4096),
   /** Cap on one text's UTF-8 bytes. */
   maxTextBytes: z.number().int().positive().max(1024 * 1024)
-}).superRefine(requireAssets([TEXT_ASSETS.config, TEXT_ASSETS.tokenizer, TEXT_ASSETS.tokenizerConfig]))
+}).superRefine(requireFiles([TEXT_ASSETS.config, TEXT_ASSETS.tokenizer, TEXT_ASSETS.tokenizerConfig]))
 
 export const manifestSchema = z.discriminatedUnion('task', [tensorManifestSchema, textGenerationManifestSchema, textClassificationManifestSchema])
 
@@ -154,7 +169,7 @@ export type ExecutionProvider = 'cuda' | 'cpu'
 
 export interface ModelInfo {
   readonly name: string
-  /** sha256 of the .onnx bytes. */
+  /** The bundle digest (protocol/bundle.ts): commits to every file and output-shaping field of the model. */
   readonly hash: Buffer
   readonly hashHex: string
   readonly task: ModelTask
@@ -168,6 +183,14 @@ export interface ModelInfo {
   readonly maxBatch: number | undefined
   /** The provider the session was created with ('cuda' may still place some nodes on the CPU). */
   readonly executionProvider: ExecutionProvider
+  /**
+   * The pinned execution path the outputs come from, e.g. "cpu;ort=1.30.0;intra=1;inter=1;batch=off":
+   * provider actually in use, onnxruntime version, thread counts, batching. Deterministic models
+   * are byte-stable on this path only; it goes into every job's spec hash (protocol/spec.ts), so
+   * results of another path (a CUDA→CPU fallback, another thread count) never pair with these.
+   * The store runs each job alone ("batch=off"); the Batcher states "batch=on" for models it merges.
+   */
+  readonly execution: string
   /** text-generation models only: request limits. */
   readonly generation?: GenerationInfo
   /** text-classification models only: labels and request limits. */
@@ -204,10 +227,21 @@ export interface ModelStoreOptions {
   intraOpThreads?: number
   /** told before each model folder is loaded and once at the end (for a progress bar) */
   onProgress?: (progress: LoadProgress) => void
+  /** Parent folder of the private copies external-weight models load from (removed after load). Default os.tmpdir(). */
+  scratchDir?: string
 }
 
-export function modelHash (bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest()
+/** onnxruntime's version: another build may compute other bytes, so it is part of the execution path. */
+export const ORT_VERSION: string = (ort.env.versions as Record<string, string | undefined>).node ?? ort.env.versions.common
+
+/** The pinned execution path string (see ModelInfo.execution). */
+export function executionPath (p: { provider: ExecutionProvider, intraOpThreads: number, interOpThreads: number, batching: boolean }): string {
+  return `${p.provider};ort=${ORT_VERSION};intra=${p.intraOpThreads};inter=${p.interOpThreads};batch=${p.batching ? 'on' : 'off'}`
+}
+
+/** The same path with batching stated on or off (the Batcher's view of a model). */
+export function withBatching (execution: string, batching: boolean): string {
+  return execution.replace(/;batch=(on|off)$/, `;batch=${batching ? 'on' : 'off'}`)
 }
 
 /** Reads and validates one manifest; errors name the file and the offending field. */
@@ -275,6 +309,7 @@ export class ModelStore {
   readonly #onProgress: ((p: LoadProgress) => void) | undefined
   readonly #maxInputBytes: number
   readonly #intraOpThreads: number
+  readonly #scratchDir: string | undefined
   #providers: ExecutionProvider[] = []
   #byHash = new Map<string, LoadedModel>()
   #byName = new Map<string, LoadedModel>()
@@ -289,6 +324,7 @@ export class ModelStore {
     this.#log = options.logger ?? NOOP_LOGGER
     this.#maxInputBytes = options.maxInputBytes ?? DEFAULT_MAX_INPUT_BYTES
     this.#intraOpThreads = options.intraOpThreads ?? 1
+    this.#scratchDir = options.scratchDir
     this.#onProgress = options.onProgress
   }
 
@@ -319,6 +355,14 @@ export class ModelStore {
   /** By 32-byte hash, hex hash or name. */
   get (hashOrName: Uint8Array | string): ModelInfo | undefined {
     return this.#find(hashOrName)?.info
+  }
+
+  /**
+   * Checks a tensor job exactly as run() would (names, dtypes, every axis, sizes) without running
+   * it; returns its billing units' batch size. Throws what run() would throw (BadInputError, …).
+   */
+  checkInputs (modelHash: Uint8Array, inputs: readonly Tensor[]): number {
+    return this.#validate(this.#modelFor(modelHash, 'tensor').info, inputs)
   }
 
   async run (modelHash: Uint8Array, inputs: readonly Tensor[]): Promise<RunResult> {
@@ -488,28 +532,25 @@ export class ModelStore {
   }
 
   async #loadModel (folder: string, manifestFile: string, manifest: Manifest): Promise<LoadedModel> {
-    const file = insideFolder(folder, manifest.file, manifestFile, 'file')
-    let bytes: Buffer
+    // Every file is hash-checked against the manifest, whose digest commits to all of them.
+    const bundle = await readBundle(folder, manifestFile, manifest, this.#scratchDir === undefined ? {} : { scratchDir: this.#scratchDir })
+    let created: { session: ort.InferenceSession, provider: ExecutionProvider }
     try {
-      bytes = await readFile(file)
-    } catch (err) {
-      throw new BadManifestError(manifestFile, 'file', `cannot read ${file}: ${(err as Error).message}`, { cause: err })
+      created = await this.#createSession(bundle.graph, manifest.name, manifestFile)
+    } finally {
+      // onnxruntime has read (or mapped) the private copy; nothing needs the path any more.
+      await bundle.release()
     }
-    const hash = modelHash(bytes)
-    const hashHex = hash.toString('hex')
-    if (hashHex !== manifest.sha256) throw new ModelHashMismatchError(manifest.name, manifest.sha256, hashHex, file)
-    // Text models: every other file the model needs is hash-checked too, and parsed from those bytes.
-    const files = manifest.task === 'tensor' ? undefined : await readAssets(folder, manifestFile, manifest)
-    // The session gets the very bytes that were hashed, so the file cannot change in between.
-    const { session, provider } = await this.#createSession(bytes, manifest.name, manifestFile)
+    const { session, provider } = created
     try {
       const base = {
         name: manifest.name,
-        hash,
-        hashHex,
+        hash: bundle.digest,
+        hashHex: bundle.digest.toString('hex'),
         pricePerUnit: BigInt(manifest.pricePerUnit),
         deterministic: manifest.deterministic,
-        executionProvider: provider
+        executionProvider: provider,
+        execution: executionPath({ provider, intraOpThreads: this.#intraOpThreads, interOpThreads: 1, batching: false })
       }
       if (manifest.task === 'tensor') {
         checkAgainstGraph(manifestFile, 'inputs', manifest.inputs, session.inputMetadata)
@@ -517,7 +558,8 @@ export class ModelStore {
         const info: ModelInfo = { ...base, task: manifest.task, unit: manifest.unit, inputs: manifest.inputs, outputs: manifest.outputs, maxBatch: manifest.maxBatch }
         return { info, session }
       }
-      const ctx = { name: manifest.name, manifestFile, session, files: files as TextModelFiles }
+      const files = textFiles(manifestFile, bundle.json, bundle.text)
+      const ctx = { name: manifest.name, manifestFile, session, files }
       if (manifest.task === 'text-generation') {
         const generator = await TextGenerator.load(ctx, {
           maxNewTokens: manifest.maxNewTokens,
@@ -536,17 +578,25 @@ export class ModelStore {
     }
   }
 
-  async #createSession (bytes: Uint8Array, model: string, manifestFile: string): Promise<{ session: ort.InferenceSession, provider: ExecutionProvider }> {
+  /**
+   * Sessions on the pinned path: fixed thread counts, sequential execution, deterministic kernels
+   * (onnxruntime's use_deterministic_compute, which matters on CUDA). The provider that actually
+   * took the session is returned and stated in the execution path.
+   */
+  async #createSession (graph: GraphSource, model: string, manifestFile: string): Promise<{ session: ort.InferenceSession, provider: ExecutionProvider }> {
     const options: ort.InferenceSession.SessionOptions = {
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
       intraOpNumThreads: this.#intraOpThreads,
       interOpNumThreads: 1,
-      logSeverityLevel: 3
+      logSeverityLevel: 3,
+      extra: { session: { use_deterministic_compute: '1' } }
     }
+    const create = async (o: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> =>
+      graph.kind === 'bytes' ? await ort.InferenceSession.create(graph.bytes, o) : await ort.InferenceSession.create(graph.path, o)
     if (this.#providers.includes('cuda')) {
       try {
-        const session = await ort.InferenceSession.create(bytes, { ...options, executionProviders: this.#providers })
+        const session = await create({ ...options, executionProviders: this.#providers })
         return { session, provider: 'cuda' }
       } catch (err) {
         // Missing CUDA libraries fail every session alike: warn once and use the CPU from here on.
@@ -555,7 +605,7 @@ export class ModelStore {
       }
     }
     try {
-      const session = await ort.InferenceSession.create(bytes, { ...options, executionProviders: ['cpu'] })
+      const session = await create({ ...options, executionProviders: ['cpu'] })
       return { session, provider: 'cpu' }
     } catch (err) {
       throw new BadManifestError(manifestFile, 'file', `onnxruntime cannot load the model: ${(err as Error).message}`, { cause: err })
@@ -572,44 +622,18 @@ export class ModelStore {
   }
 }
 
-/** Resolves a manifest path; it must name a file inside the model's folder. */
-function insideFolder (folder: string, path: string, manifestFile: string, field: string): string {
-  const file = resolve(folder, path)
-  const rel = relative(folder, file)
-  if (rel === '' || rel.startsWith('..' + sep) || rel === '..' || isAbsolute(rel)) {
-    throw new BadManifestError(manifestFile, field, `"${path}" must name a file inside ${folder}`)
+/** The parsed files a text model needs, from the verified bundle. */
+function textFiles (manifestFile: string, json: Map<string, Record<string, unknown>>, text: Map<string, string>): TextModelFiles {
+  const need = (path: string): Record<string, unknown> => {
+    const value = json.get(path)
+    if (value === undefined) throw new BadManifestError(manifestFile, 'files', `must list "${path}"`)
+    return value
   }
-  return file
-}
-
-/** Reads, hash-checks and parses a text model's JSON files (config, tokenizer, …). */
-async function readAssets (folder: string, manifestFile: string, manifest: TextGenerationManifest | TextClassificationManifest): Promise<TextModelFiles> {
-  const parsed = new Map<string, Record<string, unknown>>()
-  for (const [path, expected] of Object.entries(manifest.assets)) {
-    const field = `assets.${path}`
-    const file = insideFolder(folder, path, manifestFile, field)
-    let bytes: Buffer
-    try {
-      bytes = await readFile(file)
-    } catch (err) {
-      throw new BadManifestError(manifestFile, field, `cannot read ${file}: ${(err as Error).message}`, { cause: err })
-    }
-    const actual = modelHash(bytes).toString('hex')
-    if (actual !== expected) throw new ModelHashMismatchError(manifest.name, expected, actual, file)
-    if (!path.endsWith('.json')) continue
-    let json: unknown
-    try {
-      json = JSON.parse(bytes.toString('utf8'))
-    } catch (err) {
-      throw new BadManifestError(manifestFile, field, `${file} is not valid JSON: ${(err as Error).message}`, { cause: err })
-    }
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new BadManifestError(manifestFile, field, `${file} must hold a JSON object`)
-    parsed.set(path, json as Record<string, unknown>)
-  }
-  const need = (path: string): Record<string, unknown> => parsed.get(path) as Record<string, unknown>
   const files: TextModelFiles = { config: need(TEXT_ASSETS.config), tokenizer: need(TEXT_ASSETS.tokenizer), tokenizerConfig: need(TEXT_ASSETS.tokenizerConfig) }
-  const generationConfig = parsed.get(TEXT_ASSETS.generationConfig)
+  const generationConfig = json.get(TEXT_ASSETS.generationConfig)
   if (generationConfig !== undefined) files.generationConfig = generationConfig
+  const chatTemplate = text.get(TEXT_ASSETS.chatTemplate)
+  if (chatTemplate !== undefined) files.chatTemplate = chatTemplate
   return files
 }
 

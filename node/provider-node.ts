@@ -6,7 +6,8 @@ import { providerAddress } from '../contracts/index.ts'
 import { chainClient } from '../chain/client.ts'
 import type { Identity } from '../protocol/keys.ts'
 import type { DiscoveryTransportOptions } from '../protocol/transport.ts'
-import { ChainChannels } from './chain.ts'
+import { ChainChannels, providerEpoch } from './chain.ts'
+import { globalIdOf } from '../protocol/cells.ts'
 import type { NodeConfig } from './config.ts'
 import { AdvertPublisher } from './discovery.ts'
 import { AttestationService, DevAttestor, TdxAttestor } from './attestation.ts'
@@ -14,7 +15,8 @@ import { createHost, type Host } from './host.ts'
 import { JobService } from './job-service.ts'
 import { readKeyFile } from './keyfile.ts'
 import { ModelStore, type LoadProgress } from './models.ts'
-import { explorerFor, Settlement } from './settlement.ts'
+import { DEFAULT_CLAIM_POLICY, explorerFor, Settlement, type ClaimPolicy } from './settlement.ts'
+import { chainStakeOf } from '../protocol/stake-reader.ts'
 import { VoucherStore } from './vouchers.ts'
 import { Batcher } from './batcher.ts'
 import { NodeMetrics } from './metrics.ts'
@@ -26,6 +28,8 @@ export interface ProviderNodeOptions {
   logger?: Logger
   /** model loading progress (the CLI draws a bar with it) */
   onProgress?: (progress: LoadProgress) => void
+  /** when a claim is worth its fees; default from the config (claimMaxFeeBps) */
+  claimPolicy?: ClaimPolicy
 }
 
 /** A provider node: models, libp2p host, job service, voucher store and settlement, wired together. */
@@ -63,7 +67,12 @@ export class ProviderNode {
     this.vouchers = new VoucherStore(config.dataDir)
     this.settlement = new Settlement(
       { chain: this.chain, identity, vouchers: this.vouchers, logger: this.logger, metrics: this.metrics },
-      { threshold: config.claimThreshold, explorer: explorerFor(config.chain.network, config.chain.endpoint), watchIntervalMs: config.watchIntervalMs }
+      {
+        threshold: config.claimThreshold,
+        policy: options.claimPolicy ?? { ...DEFAULT_CLAIM_POLICY, maxFeeBps: config.claimMaxFeeBps },
+        explorer: explorerFor(config.chain.network, config.chain.endpoint),
+        watchIntervalMs: config.watchIntervalMs
+      }
     )
   }
 
@@ -108,21 +117,35 @@ export class ProviderNode {
     await this.settlement.start()
     this.host = await createHost(this.identity, config.listen, this.discoveryTransport())
     const registry = Address.parse(config.chain.registry)
+    // receipts name the registration they are signed under; a node not (yet) registered signs
+    // epoch 0, which no client accepts
+    const epoch = await providerEpoch(this.chain, registry, this.providerOwner, this.identity.keyPair.publicKey)
+    if (epoch === undefined) this.logger.warn({ provider: this.provider.toString() }, 'no staked Provider on chain for this node: clients will refuse it')
+    const { maxSessions, maxUnboundSessions, maxSessionsPerPeer, maxSessionsPerChannel, idleTimeoutMs, maxBytesPerSecond } = config.limits
     this.jobs = new JobService(
       {
         libp2p: this.host,
         identity: this.identity,
         models: this.batcher,
         vouchers: this.vouchers,
-        chain: new ChainChannels(this.chain, { registry, providerOwner: this.providerOwner, nodeKey: this.identity.keyPair.publicKey }),
+        chain: new ChainChannels(this.chain, { registry, providerOwner: this.providerOwner, nodeKey: this.identity.keyPair.publicKey, ttlMs: config.channels.cacheMs }),
         logger: this.logger,
         metrics: this.metrics
       },
       {
         providerOwner: this.providerOwner,
         provider: this.provider,
+        globalId: globalIdOf(config.chain.network),
+        epoch: epoch ?? 0,
         credit: config.credit,
-        ...config.limits,
+        maxSessions,
+        maxUnboundSessions,
+        maxSessionsPerPeer,
+        maxSessionsPerChannel,
+        idleTimeoutMs,
+        maxBytesPerSecond,
+        minCloseDelay: config.channels.minCloseDelay,
+        maxFeeBps: config.channels.maxFeeBps,
         onVoucher: (ledger) => { this.settlement.onVoucher(ledger) }
       }
     )
@@ -139,11 +162,14 @@ export class ProviderNode {
       this.publisher = new AdvertPublisher({ libp2p: this.host, privateKey: this.identity.privateKey, logger: this.logger }, {
         provider: this.provider.toString(),
         providerOwner: this.providerOwner.toString(),
-        models: () => this.models.list().map((m) => ({ hash: m.hash, name: m.name, task: m.task, pricePerUnit: m.pricePerUnit })),
+        // the same list the Welcome states (the batcher's execution paths), so adverts and sessions agree
+        models: () => this.batcher.list().map((m) => ({ hash: m.hash, name: m.name, task: m.task, pricePerUnit: m.pricePerUnit, deterministic: m.deterministic, execution: m.execution })),
         capacity: config.discovery.capacity ?? config.batching.maxQueue,
         tee: this.attestation.kind,
         teeEvidence: async () => await this.attestation?.evidenceHash(),
         ttlSeconds: config.discovery.advertTtl,
+        // relay and keep only adverts of Providers staked in this network's Registry
+        book: { stake: { stakeOf: chainStakeOf(this.chain, registry) } },
         ...(config.discovery.advertRefresh !== undefined ? { refreshSeconds: config.discovery.advertRefresh } : {})
       })
       await this.publisher.start()
@@ -173,6 +199,7 @@ export class ProviderNode {
     this.metrics.earned.set(Number(totals.earned))
     this.metrics.claimed.set(Number(totals.claimed))
     this.metrics.queueDepth.set(this.batcher.depth)
+    for (const [reason, count] of Object.entries(this.publisher?.book.dropped ?? {})) this.metrics.advertsDropped.set({ reason }, count)
     return await this.metrics.registry.metrics()
   }
 

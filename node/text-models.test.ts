@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import onnxProto from 'onnx-proto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bundleDigest, bundleDigestOfFiles } from '../protocol/bundle.ts'
 import { float32Tensor } from '../protocol/tensor.ts'
 import { DEFAULT_MODELS_DIR } from '../scripts/build-models.ts'
 import { AbortedError, BadInputError, BadManifestError, ModelHashMismatchError, NotStartedError, UnknownModelError } from './errors.ts'
@@ -43,11 +44,23 @@ async function editJson (file: string, edit: (m: Record<string, any>) => void): 
   await writeFile(file, JSON.stringify(m, null, 2))
 }
 
-/** Edits an asset and records its new hash in the manifest, as an operator rebuilding it would. */
+/** Recomputes a manifest's bundle digest from its file list, as a rebuild would. */
+function reseal (m: Record<string, any>): void {
+  m.sha256 = bundleDigest({ task: m.task, graph: m.file, files: m.files }).toString('hex')
+}
+
+/** Edits an asset and records its new hash and bundle digest in the manifest, as an operator rebuilding it would. */
 async function editAsset (dir: string, folder: string, asset: string, edit: (m: Record<string, any>) => void): Promise<void> {
   await editJson(join(dir, folder, asset), edit)
   const hash = createHash('sha256').update(await readFile(join(dir, folder, asset))).digest('hex')
-  await editJson(join(dir, folder, 'manifest.json'), (m) => { m.assets[asset] = hash })
+  await editJson(join(dir, folder, 'manifest.json'), (m) => { m.files[asset] = hash; reseal(m) })
+}
+
+/** The bundle digest of a text model folder, from its files' bytes. */
+async function digestOfFolder (folder: string, task: string, paths: string[]): Promise<Buffer> {
+  const files: Record<string, Buffer> = {}
+  for (const p of paths) files[p] = await readFile(join(folder, p))
+  return bundleDigestOfFiles({ task, graph: 'onnx/model.onnx' }, files)
 }
 
 async function startError (dir: string): Promise<unknown> {
@@ -81,9 +94,9 @@ describe('text models in the ModelStore', () => {
     return { ...result, pieces }
   }
 
-  it('loads both text models; the model hash is the sha256 of onnx/model.onnx', async () => {
-    const chatHash = createHash('sha256').update(await readFile(join(CHAT_DIR, 'onnx', 'model.onnx'))).digest()
-    const modHash = createHash('sha256').update(await readFile(join(MODERATION_DIR, 'onnx', 'model.onnx'))).digest()
+  it('loads both text models; the model hash is the bundle digest of the graph, tokenizer and configs', async () => {
+    const chatHash = await digestOfFolder(CHAT_DIR, 'text-generation', ['onnx/model.onnx', 'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json'])
+    const modHash = await digestOfFolder(MODERATION_DIR, 'text-classification', ['onnx/model.onnx', 'config.json', 'tokenizer.json', 'tokenizer_config.json'])
     expect(chat.equals(chatHash)).toBe(true)
     expect(moderation.equals(modHash)).toBe(true)
     expect(store.get(chatHash)).toMatchObject({
@@ -364,9 +377,10 @@ describe('the store refuses text models it cannot vouch for', () => {
     ['a unit that does not fit the task', 'tiny-chat', (m) => { m.unit = 'row' }, 'unit'],
     ['a classifier billed per token', 'tiny-moderation', (m) => { m.unit = 'token' }, 'unit'],
     ['a missing maxNewTokens', 'tiny-chat', (m) => { delete m.maxNewTokens }, 'maxNewTokens'],
-    ['a missing tokenizer in assets', 'tiny-chat', (m) => { delete m.assets['tokenizer.json'] }, 'assets'],
+    ['a missing tokenizer in files', 'tiny-chat', (m) => { delete m.files['tokenizer.json']; reseal(m) }, 'files'],
+    ['a graph missing from files', 'tiny-chat', (m) => { delete m.files['onnx/model.onnx'] }, 'files'],
     ['tensor fields on a text model', 'tiny-moderation', (m) => { m.maxBatch = 4 }, ''],
-    ['an asset outside the folder', 'tiny-chat', (m) => { m.assets['../tiny-moderation/config.json'] = m.assets['config.json'] }, 'assets.../tiny-moderation/config.json'],
+    ['a file outside the folder', 'tiny-chat', (m) => { m.files['../tiny-moderation/config.json'] = m.files['config.json'] }, 'files.../tiny-moderation/config.json'],
     ['a model file outside the folder', 'tiny-moderation', (m) => { m.file = '../tiny-chat/onnx/model.onnx' }, 'file']
   ]
   for (const [label, folder, edit, field] of manifestCases) {
@@ -401,10 +415,10 @@ describe('the store refuses text models it cannot vouch for', () => {
     const dir = await copyOfTextModels()
     const file = join(dir, 'tiny-moderation', 'tokenizer_config.json')
     await writeFile(file, '{ not json')
-    await editJson(join(dir, 'tiny-moderation', 'manifest.json'), (m) => { m.assets['tokenizer_config.json'] = createHash('sha256').update('{ not json').digest('hex') })
+    await editJson(join(dir, 'tiny-moderation', 'manifest.json'), (m) => { m.files['tokenizer_config.json'] = createHash('sha256').update('{ not json').digest('hex'); reseal(m) })
     const err = await startError(dir)
     expect(err).toBeInstanceOf(BadManifestError)
-    expect(err).toMatchObject({ field: 'assets.tokenizer_config.json' })
+    expect(err).toMatchObject({ field: 'files.tokenizer_config.json' })
   })
 })
 
@@ -419,14 +433,14 @@ describe('scripts/build-text-models.py', () => {
     expect(run.status, run.stderr).toBe(0)
     for (const folder of ['tiny-chat', 'tiny-moderation']) {
       const committed = join(DEFAULT_MODELS_DIR, folder)
-      const manifest = JSON.parse(await readFile(join(out, folder, 'manifest.json'), 'utf8')) as { sha256: string, file: string, assets: Record<string, string> }
-      // The rebuilt manifest's hashes describe the rebuilt files.
+      const manifest = JSON.parse(await readFile(join(out, folder, 'manifest.json'), 'utf8')) as { sha256: string, task: string, file: string, files: Record<string, string> }
+      // The rebuilt manifest's hashes describe the rebuilt files, and its digest the whole bundle.
       const onnxBytes = await readFile(join(out, folder, manifest.file))
-      expect(createHash('sha256').update(onnxBytes).digest('hex')).toBe(manifest.sha256)
-      for (const [asset, hash] of Object.entries(manifest.assets)) {
+      expect(bundleDigest({ task: manifest.task, graph: manifest.file, files: manifest.files }).toString('hex')).toBe(manifest.sha256)
+      for (const [asset, hash] of Object.entries(manifest.files)) {
         const bytes = await readFile(join(out, folder, asset))
         expect(createHash('sha256').update(bytes).digest('hex')).toBe(hash)
-        expect(bytes.equals(await readFile(join(committed, asset))), `${folder}/${asset}`).toBe(true)
+        if (asset !== manifest.file) expect(bytes.equals(await readFile(join(committed, asset))), `${folder}/${asset}`).toBe(true)
       }
       const producer = (bytes: Uint8Array): string => onnxProto.onnx.ModelProto.decode(bytes).producerVersion ?? ''
       const committedOnnx = await readFile(join(committed, manifest.file))

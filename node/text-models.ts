@@ -4,6 +4,7 @@
 // those bytes, so nothing is fetched or re-read from disk (and no hub download can happen).
 import type * as ort from 'onnxruntime-node'
 import { BadInputError, BadManifestError, InferenceFailedError, AbortedError } from './errors.ts'
+import { GENERATION_DECODING } from '../protocol/text.ts'
 
 export type ChatRole = 'system' | 'user' | 'assistant'
 export const CHAT_ROLES: readonly ChatRole[] = ['system', 'user', 'assistant']
@@ -69,19 +70,22 @@ export interface ClassificationInfo {
   maxTokens: number
 }
 
-/** The parsed files a text model folder provides, each already hash-checked by the store. */
+/** The parsed files a text model folder provides, each already hash-checked by the store (node/bundle.ts). */
 export interface TextModelFiles {
   config: Record<string, unknown>
   tokenizer: Record<string, unknown>
   tokenizerConfig: Record<string, unknown>
   generationConfig?: Record<string, unknown>
+  /** chat_template.jinja, as newer exports ship it; replaces tokenizer_config.json's chat_template. */
+  chatTemplate?: string
 }
 
 export const TEXT_ASSETS = {
   config: 'config.json',
   tokenizer: 'tokenizer.json',
   tokenizerConfig: 'tokenizer_config.json',
-  generationConfig: 'generation_config.json'
+  generationConfig: 'generation_config.json',
+  chatTemplate: 'chat_template.jinja'
 } as const
 
 // ---------------------------------------------------------------- transformers, loaded on demand
@@ -150,7 +154,12 @@ function buildTokenizer (t: Transformers, files: TextModelFiles): Tokenizer {
   const declared = files.tokenizerConfig.tokenizer_class
   const name = typeof declared === 'string' ? declared.replace(/Fast$/, '') : 'PreTrainedTokenizer'
   const cls = classFor(t, name, t.PreTrainedTokenizer) ?? t.PreTrainedTokenizer
-  return new cls(files.tokenizer, files.tokenizerConfig)
+  return new cls(files.tokenizer, tokenizerConfigOf(files))
+}
+
+/** tokenizer_config.json with the chat template from chat_template.jinja when the bundle has one. */
+function tokenizerConfigOf (files: TextModelFiles): Record<string, unknown> {
+  return files.chatTemplate === undefined ? files.tokenizerConfig : { ...files.tokenizerConfig, chat_template: files.chatTemplate }
 }
 
 function modelClass (t: Transformers, auto: { MODEL_CLASS_MAPPINGS: Array<Map<string, string>> }, modelType: string): Ctor<PretrainedModel> | undefined {
@@ -184,12 +193,12 @@ function buildParts (t: Transformers, ctx: TextModelContext): { config: Record<s
   try {
     config = new t.PretrainedConfig(ctx.files.config)
   } catch (err) {
-    throw bad(ctx, 'assets', `${TEXT_ASSETS.config}: ${(err as Error).message}`, err)
+    throw bad(ctx, 'files', `${TEXT_ASSETS.config}: ${(err as Error).message}`, err)
   }
   try {
     tokenizer = buildTokenizer(t, ctx.files)
   } catch (err) {
-    throw bad(ctx, 'assets', `cannot build the tokenizer from ${TEXT_ASSETS.tokenizer}: ${(err as Error).message}`, err)
+    throw bad(ctx, 'files', `cannot build the tokenizer from ${TEXT_ASSETS.tokenizer}: ${(err as Error).message}`, err)
   }
   return { config, tokenizer }
 }
@@ -209,13 +218,13 @@ export class TextGenerator {
     const t = await loadTransformers()
     const { config, tokenizer } = buildParts(t, ctx)
     const modelType = config.model_type
-    if (typeof modelType !== 'string') throw bad(ctx, 'assets', `${TEXT_ASSETS.config} has no model_type`)
+    if (typeof modelType !== 'string') throw bad(ctx, 'files', `${TEXT_ASSETS.config} has no model_type`)
     const cls = modelClass(t, t.AutoModelForCausalLM, modelType)
-    if (cls === undefined) throw bad(ctx, 'assets', `${TEXT_ASSETS.config}: model_type "${modelType}" is not a causal language model transformers knows`)
+    if (cls === undefined) throw bad(ctx, 'files', `${TEXT_ASSETS.config}: model_type "${modelType}" is not a causal language model transformers knows`)
     const layers = positiveInt(config.num_hidden_layers)
     const contextTokens = positiveInt(config.max_position_embeddings)
-    if (layers === undefined) throw bad(ctx, 'assets', `${TEXT_ASSETS.config} needs a positive num_hidden_layers`)
-    if (contextTokens === undefined) throw bad(ctx, 'assets', `${TEXT_ASSETS.config} needs a positive max_position_embeddings`)
+    if (layers === undefined) throw bad(ctx, 'files', `${TEXT_ASSETS.config} needs a positive num_hidden_layers`)
+    if (contextTokens === undefined) throw bad(ctx, 'files', `${TEXT_ASSETS.config} needs a positive max_position_embeddings`)
     const { inputNames, outputNames } = ctx.session
     const needIn = ['input_ids', 'attention_mask']
     const needOut = ['logits']
@@ -228,9 +237,10 @@ export class TextGenerator {
       throw bad(ctx, 'file', `the graph lacks ${missing.map((n) => `"${n}"`).join(', ')} (num_hidden_layers is ${layers}; a KV-cache export is required)`)
     }
     const extraPast = inputNames.filter((n) => n.startsWith('past_key_values.') && !needIn.includes(n))
-    if (extraPast.length > 0) throw bad(ctx, 'assets', `the graph has ${extraPast.length} more cache inputs than num_hidden_layers = ${layers} accounts for`)
+    if (extraPast.length > 0) throw bad(ctx, 'files', `the graph has ${extraPast.length} more cache inputs than num_hidden_layers = ${layers} accounts for`)
     const model = new cls(config, { model: ctx.session }, { generation_config: ctx.files.generationConfig ?? {} })
-    const hasChatTemplate = typeof ctx.files.tokenizerConfig.chat_template === 'string' || Array.isArray(ctx.files.tokenizerConfig.chat_template)
+    const template = tokenizerConfigOf(ctx.files).chat_template
+    const hasChatTemplate = typeof template === 'string' || Array.isArray(template)
     return new TextGenerator(ctx.name, { ...limits, contextTokens }, tokenizer, model, t, hasChatTemplate)
   }
 
@@ -322,8 +332,9 @@ export class TextGenerator {
       await this.model.generate({
         ...encoding,
         max_new_tokens: req.maxNewTokens,
-        do_sample: false,
-        num_beams: 1,
+        // the decoding parameters every receipt's spec hash names (protocol/text.ts)
+        do_sample: GENERATION_DECODING.doSample,
+        num_beams: GENERATION_DECODING.numBeams,
         streamer,
         stopping_criteria: stop
       })
@@ -363,28 +374,28 @@ export class TextClassifier {
     const t = await loadTransformers()
     const { config, tokenizer } = buildParts(t, ctx)
     const modelType = config.model_type
-    if (typeof modelType !== 'string') throw bad(ctx, 'assets', `${TEXT_ASSETS.config} has no model_type`)
+    if (typeof modelType !== 'string') throw bad(ctx, 'files', `${TEXT_ASSETS.config} has no model_type`)
     const cls = modelClass(t, t.AutoModelForSequenceClassification, modelType)
-    if (cls === undefined) throw bad(ctx, 'assets', `${TEXT_ASSETS.config}: model_type "${modelType}" is not a sequence classifier transformers knows`)
+    if (cls === undefined) throw bad(ctx, 'files', `${TEXT_ASSETS.config}: model_type "${modelType}" is not a sequence classifier transformers knows`)
     const id2label = config.id2label
-    if (typeof id2label !== 'object' || id2label === null) throw bad(ctx, 'assets', `${TEXT_ASSETS.config} needs id2label`)
+    if (typeof id2label !== 'object' || id2label === null) throw bad(ctx, 'files', `${TEXT_ASSETS.config} needs id2label`)
     const entries = Object.entries(id2label as Record<string, unknown>)
     const labels: string[] = []
     for (let i = 0; i < entries.length; i++) {
       const label = (id2label as Record<string, unknown>)[String(i)]
-      if (typeof label !== 'string' || label === '') throw bad(ctx, 'assets', `${TEXT_ASSETS.config}: id2label must map 0…${entries.length - 1} to names; "${i}" is missing`)
+      if (typeof label !== 'string' || label === '') throw bad(ctx, 'files', `${TEXT_ASSETS.config}: id2label must map 0…${entries.length - 1} to names; "${i}" is missing`)
       labels.push(label)
     }
-    if (labels.length === 0) throw bad(ctx, 'assets', `${TEXT_ASSETS.config}: id2label is empty`)
+    if (labels.length === 0) throw bad(ctx, 'files', `${TEXT_ASSETS.config}: id2label is empty`)
     const maxTokens = positiveInt(config.max_position_embeddings)
-    if (maxTokens === undefined) throw bad(ctx, 'assets', `${TEXT_ASSETS.config} needs a positive max_position_embeddings`)
+    if (maxTokens === undefined) throw bad(ctx, 'files', `${TEXT_ASSETS.config} needs a positive max_position_embeddings`)
     const { inputNames, outputNames, outputMetadata } = ctx.session
     const missing = [...['input_ids', 'attention_mask'].filter((n) => !inputNames.includes(n)), ...['logits'].filter((n) => !outputNames.includes(n))]
     if (missing.length > 0) throw bad(ctx, 'file', `the graph lacks ${missing.map((n) => `"${n}"`).join(', ')}`)
     const logits = outputMetadata.find((m) => m.name === 'logits')
     const width = logits?.isTensor === true ? logits.shape.at(-1) : undefined
     if (typeof width === 'number' && width !== labels.length) {
-      throw bad(ctx, 'assets', `${TEXT_ASSETS.config} names ${labels.length} labels but the graph's logits have ${width}`)
+      throw bad(ctx, 'files', `${TEXT_ASSETS.config} names ${labels.length} labels but the graph's logits have ${width}`)
     }
     const activation = config.problem_type === 'multi_label_classification' || labels.length === 1 ? 'sigmoid' : 'softmax'
     const model = new cls(config, { model: ctx.session }, {})

@@ -6,6 +6,7 @@ import { advertModels, decodeAdvert, decodeAdvertResponse, encodeAdvertRequest, 
 import { ADVERT_LIMITS, ADVERT_PROTOCOL, ADVERT_TOPIC, DISCOVERY_DEFAULTS } from './discovery-constants.ts'
 import { ProtocolError } from './errors.ts'
 import type { SilkLibp2p } from './transport.ts'
+import { StakeGate, type StakeGateInit, type StakeVerdict } from './stake-gate.ts'
 
 /**
  * What a table did with an offered advert:
@@ -40,15 +41,27 @@ export class AdvertTable {
     this.#self = init.self?.toString()
   }
 
-  /** `advert` must already be verified (decodeAdvert). */
-  offer (advert: Advert): OfferResult {
+  /**
+   * What offer() would do with an advert without changing anything: a result when it would be
+   * dropped or is already held, undefined when it would be kept (so the stake gate runs only then).
+   */
+  precheck (advert: Advert): OfferResult | undefined {
     const key = advert.peerId.toString()
     if (key === this.#self) return 'self'
     if (advert.expires <= this.#now()) return 'expired'
     const held = this.get(key)
-    if (held !== undefined) {
-      if (advert.seq < held.seq) return 'stale'
-      if (advert.seq === held.seq) return Buffer.from(advert.bytes).equals(Buffer.from(held.bytes)) ? 'duplicate' : 'conflict'
+    if (held === undefined) return undefined
+    if (advert.seq < held.seq) return 'stale'
+    if (advert.seq === held.seq) return Buffer.from(advert.bytes).equals(Buffer.from(held.bytes)) ? 'duplicate' : 'conflict'
+    return undefined
+  }
+
+  /** `advert` must already be verified (decodeAdvert) and, in a gated book, staked. */
+  offer (advert: Advert): OfferResult {
+    const early = this.precheck(advert)
+    if (early !== undefined) return early
+    const key = advert.peerId.toString()
+    if (this.get(key) !== undefined) {
       this.#byPeer.set(key, advert)
       return 'updated'
     }
@@ -105,20 +118,40 @@ export interface AdvertBookInit {
   pruneIntervalMs?: number
   maxPeers?: number
   now?: () => number
+  /**
+   * Which adverts may enter the table: only those whose Provider has stake on chain (a StakeGate,
+   * or what to build one from), or 'unchecked' to keep any verified advert (tests, tools that
+   * check stake elsewhere). Unset: every advert is refused, so a book nobody wired to the chain
+   * fails closed instead of filling with throwaway keys.
+   */
+  stake?: StakeGate | StakeGateInit | 'unchecked'
 }
 
-export type DropReason = 'MALFORMED_ADVERT' | 'BAD_ADVERT_SIGNATURE' | 'ADVERT_EXPIRED' | 'stale' | 'conflict' | 'full'
+export type DropReason = 'MALFORMED_ADVERT' | 'BAD_ADVERT_SIGNATURE' | 'ADVERT_EXPIRED' | 'stale' | 'conflict' | 'full' |
+Exclude<StakeVerdict, 'staked'> | 'ungated'
+
+/** What became of an advert offered through the stake gate. */
+export type AdmitResult = OfferResult | Exclude<StakeVerdict, 'staked'> | 'ungated'
 
 /**
  * Everything both ends do with adverts from others: validate gossip on the advert topic (bad ones
  * are rejected so gossipsub stops relaying them and penalises the sender), keep the table, drop
  * expired entries, and fetch adverts straight from a peer over /silk/advert/1.0.0.
- * Events: `advert` (CustomEvent<Advert>) for each new or newer advert, `expired` when one is dropped.
+ * Adverts enter the table only through the stake gate (AdvertBookInit.stake): gossip whose Provider
+ * is not staked is not relayed either.
+ * Events: `advert` (CustomEvent<Advert>) for each new or newer advert, `expired` when one is dropped
+ * (it expired, or its Provider lost its stake).
  */
 export class AdvertBook extends EventTarget {
   readonly table: AdvertTable
   /** adverts refused, by reason */
-  readonly dropped: Record<DropReason, number> = { MALFORMED_ADVERT: 0, BAD_ADVERT_SIGNATURE: 0, ADVERT_EXPIRED: 0, stale: 0, conflict: 0, full: 0 }
+  readonly dropped: Record<DropReason, number> = {
+    MALFORMED_ADVERT: 0, BAD_ADVERT_SIGNATURE: 0, ADVERT_EXPIRED: 0, stale: 0, conflict: 0, full: 0,
+    unregistered: 0, unstaked: 0, 'wrong-key': 0, busy: 0, unreadable: 0, ungated: 0
+  }
+  /** undefined: no gate (see AdvertBookInit.stake) */
+  readonly gate: StakeGate | undefined
+  readonly #unchecked: boolean
   readonly #libp2p: SilkLibp2p
   readonly #init: AdvertBookInit
   readonly #now: () => number
@@ -133,6 +166,10 @@ export class AdvertBook extends EventTarget {
     this.#init = init
     this.#now = init.now ?? unixNow
     this.table = new AdvertTable({ maxPeers: init.maxPeers, now: this.#now, self: components.libp2p.peerId })
+    this.#unchecked = init.stake === 'unchecked'
+    this.gate = init.stake === undefined || init.stake === 'unchecked'
+      ? undefined
+      : init.stake instanceof StakeGate ? init.stake : new StakeGate({ now: this.#now, ...init.stake })
   }
 
   get pubsub (): GossipSub {
@@ -178,8 +215,27 @@ export class AdvertBook extends EventTarget {
     return result
   }
 
-  /** Decodes, verifies and offers advert bytes; a refused advert is counted, never thrown. */
-  async accept (bytes: Uint8Array): Promise<OfferResult | ProtocolError> {
+  /**
+   * Offers a verified advert through the stake gate: kept only when its Provider is staked on
+   * chain and holds its key. `source` is the peer it came from (bounds chain reads per source).
+   */
+  async admit (advert: Advert, source: string): Promise<AdmitResult> {
+    const early = this.table.precheck(advert)
+    if (early !== undefined) return this.offer(advert)
+    if (!this.#unchecked) {
+      const verdict: StakeVerdict | 'ungated' = this.gate === undefined ? 'ungated' : await this.gate.check(advert, source)
+      if (verdict !== 'staked') {
+        this.dropped[verdict]++
+        // a Provider that lost its stake (slashed, unbonding) leaves the table at once
+        if (verdict === 'unstaked' || verdict === 'unregistered') this.#evict(advert.peerId.toString())
+        return verdict
+      }
+    }
+    return this.offer(advert)
+  }
+
+  /** Decodes, verifies and admits advert bytes; a refused advert is counted, never thrown. */
+  async accept (bytes: Uint8Array, source = 'local'): Promise<AdmitResult | ProtocolError> {
     let advert: Advert
     try {
       advert = await decodeAdvert(bytes, { now: this.#now() })
@@ -188,7 +244,12 @@ export class AdvertBook extends EventTarget {
       this.#count(err)
       return err
     }
-    return this.offer(advert)
+    return await this.admit(advert, source)
+  }
+
+  #evict (peer: string): void {
+    const held = this.table.get(peer)
+    if (held !== undefined && this.table.delete(peer)) this.dispatchEvent(new CustomEvent('expired', { detail: held }))
   }
 
   /** Live adverts of nodes that serve a model (by hash or name). */
@@ -196,8 +257,22 @@ export class AdvertBook extends EventTarget {
     return this.table.find(model)
   }
 
+  /**
+   * Drops expired adverts, and reads the stake of each held Provider whose verdict has expired
+   * again: one that was slashed or unbonded since leaves the table (bounded like any lookup).
+   */
   prune (): void {
     for (const advert of this.table.prune()) this.dispatchEvent(new CustomEvent('expired', { detail: advert }))
+    const gate = this.gate
+    if (gate === undefined) return
+    for (const advert of this.table.list()) {
+      if (gate.fresh(advert)) continue
+      void gate.check(advert, 'recheck').then((verdict) => {
+        if (verdict === 'busy' || verdict === 'staked' || verdict === 'unreadable') return
+        this.dropped[verdict]++
+        if (this.table.get(advert.peerId)?.bytes === advert.bytes) this.#evict(advert.peerId.toString())
+      })
+    }
   }
 
   async publish (advert: Advert): Promise<void> {
@@ -218,8 +293,13 @@ export class AdvertBook extends EventTarget {
       const bytes = await lp.read({ signal })
       const { adverts, rejected } = await decodeAdvertResponse(bytes, { now: this.#now() })
       rejected.forEach((err) => { this.#count(err) })
-      for (const advert of adverts) this.offer(advert)
-      return adverts
+      const source = peer.toString()
+      const kept: Advert[] = []
+      for (const advert of adverts) {
+        const result = await this.admit(advert, source)
+        if (result === 'new' || result === 'updated' || result === 'duplicate') kept.push(advert)
+      }
+      return kept
     } finally {
       try { await stream.close({ signal }) } catch { stream.abort(new Error('advert fetch ended')) }
     }
@@ -230,12 +310,16 @@ export class AdvertBook extends EventTarget {
     else this.dropped.MALFORMED_ADVERT++
   }
 
-  readonly #validate = async (_from: PeerId, message: Message): Promise<TopicValidatorResult> => {
-    const result = await this.accept(message.data)
+  readonly #validate = async (from: PeerId, message: Message): Promise<TopicValidatorResult> => {
+    const result = await this.accept(message.data, from.toString())
     if (result instanceof ProtocolError) return result.code === 'ADVERT_EXPIRED' ? TopicValidatorResult.Ignore : TopicValidatorResult.Reject
     switch (result) {
       case 'new': case 'updated': case 'duplicate': return TopicValidatorResult.Accept
-      // stale, conflicting or expired adverts may come from honest relays: drop without penalty
+      // an honest relay validates the same way, so it never relays these: penalise the sender
+      case 'unregistered': case 'wrong-key': return TopicValidatorResult.Reject
+      // stale, conflicting or expired adverts may come from honest relays, a Provider slashed a
+      // moment ago may still be staked in a relay's cache, and busy or unreadable says nothing
+      // about the advert: drop without penalty
       default: return TopicValidatorResult.Ignore
     }
   }

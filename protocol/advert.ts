@@ -13,12 +13,16 @@ import { AdvertBody as WireBody, AdvertRequest, AdvertResponse, SignedAdvert as 
 
 /** One model a node serves, as it advertises it. */
 export interface AdvertModel {
-  /** sha256 of the .onnx bytes (32 bytes) */
+  /** the model's bundle digest (32 bytes): every file its output depends on */
   hash: Uint8Array
   name: string
   task: string
   /** nanoton per unit */
   pricePerUnit: bigint
+  /** outputs are reproducible on the pinned execution path below */
+  deterministic: boolean
+  /** the pinned execution path (e.g. "cpu;intra=1;inter=1;batch=off"); every job spec hash names it */
+  execution: string
 }
 
 /** What a node says about itself; signed by the key of `peerId`. */
@@ -88,6 +92,8 @@ function checkBody (body: AdvertBody): void {
     hashes.add(hex)
     checkString(m.name, 'model name', ADVERT_LIMITS.maxNameBytes, true)
     checkString(m.task, 'model task', ADVERT_LIMITS.maxTaskBytes, true)
+    checkString(m.execution, `model "${m.name}": execution`, ADVERT_LIMITS.maxExecutionBytes, true)
+    if (typeof m.deterministic !== 'boolean') throw malformed(`model "${m.name}": deterministic is not a boolean`)
     if (m.pricePerUnit < 0n || m.pricePerUnit >= 2n ** 64n) throw malformed(`model "${m.name}": price out of range`)
   }
   if (!Number.isInteger(body.capacity) || body.capacity < 1 || body.capacity > 0xffffffff) throw malformed('capacity must be a whole number ≥ 1')
@@ -109,7 +115,7 @@ function toWire (body: AdvertBody): WireBody {
     peerId: body.peerId.toMultihash().bytes,
     provider: body.provider,
     providerOwner: body.providerOwner,
-    models: body.models.map((m) => ({ hash: m.hash, name: m.name, task: m.task, pricePerUnit: m.pricePerUnit })),
+    models: body.models.map((m) => ({ hash: m.hash, name: m.name, task: m.task, pricePerUnit: m.pricePerUnit, deterministic: m.deterministic, execution: m.execution })),
     capacity: body.capacity,
     tee: body.tee,
     expires: BigInt(body.expires),
@@ -166,7 +172,7 @@ async function verifySigned (signed: WireSigned, options: VerifyOptions): Promis
     peerId,
     provider: wire.provider,
     providerOwner: wire.providerOwner,
-    models: wire.models.map((m) => ({ hash: m.hash, name: m.name, task: m.task, pricePerUnit: m.pricePerUnit })),
+    models: wire.models.map((m) => ({ hash: m.hash, name: m.name, task: m.task, pricePerUnit: m.pricePerUnit, deterministic: m.deterministic, execution: m.execution })),
     capacity: wire.capacity,
     tee: wire.tee,
     expires: Number(wire.expires),

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { sign, signVerify } from '@ton/crypto'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { AttestRequest, AttestResponse, Evidence as WireEvidence } from './wire/attest.ts'
@@ -9,12 +9,17 @@ import { AttestRequest, AttestResponse, Evidence as WireEvidence } from './wire/
  * verifiers in client/attestation.ts. See docs/SECURITY.md for what each tier does and does not prove.
  */
 
-/** Request/response on a fresh stream: one AttestRequest → one AttestResponse, length-prefixed. */
-export const ATTEST_PROTOCOL = '/silk/attest/1.0.0'
+/**
+ * Request/response on a fresh stream: one AttestRequest (the client's nonce) → one AttestResponse,
+ * length-prefixed. 2.0.0: the request carries a nonce and the report data commits to it.
+ */
+export const ATTEST_PROTOCOL = '/silk/attest/2.0.0'
 
 export const ATTEST_LIMITS = {
-  /** an AttestRequest (empty today; room for fields later) */
+  /** an AttestRequest: the nonce and its framing */
   maxRequestBytes: 64,
+  /** the client's fresh nonce in every attest request */
+  nonceBytes: 32,
   /** an AttestResponse: a TDX quote is 5–10 KB with its PCK chain */
   maxResponseBytes: 32 * 1024,
   maxQuoteBytes: 24 * 1024,
@@ -22,14 +27,19 @@ export const ATTEST_LIMITS = {
   maxMessageBytes: 256,
   /** evidence that claims to live longer than this is refused: a stolen quote stays useful only briefly */
   maxLifetimeSeconds: 24 * 3600,
+  /**
+   * A verdict lasts at most this long after the client sent its nonce (the client's own clock, so
+   * the host's control of the TD's clock does not extend it); the client re-attests afterwards.
+   */
+  maxEvidenceAgeSeconds: 600,
   /** one request/response exchange */
   timeoutMs: 10_000
 } as const
 
 /** Prefix of every report-data preimage, so the digest can never be read as another signed object. */
-export const REPORT_DATA_DOMAIN = 'silk-attest-v1:'
+export const REPORT_DATA_DOMAIN = 'silk-attest-v2:'
 /** Prefix of the bytes a dev attestation signature covers. */
-export const DEV_SIGNING_DOMAIN = 'silk-dev-attestation-v1:'
+export const DEV_SIGNING_DOMAIN = 'silk-dev-attestation-v2:'
 /** The measurement a dev verdict reports: no TEE measured anything. */
 export const DEV_MEASUREMENT = '00'.repeat(32)
 /** The TCB status a dev verdict reports. */
@@ -39,7 +49,7 @@ export const DEV_TCB_STATUS = 'Development'
 export const ATTESTATION_KINDS = ['tdx', 'dev'] as const
 export type AttestationKind = typeof ATTESTATION_KINDS[number]
 
-/** What a node presents: a quote (or dev signature) binding reportData(nodeKey, expiresAt). */
+/** What a node presents: a quote (or dev signature) binding reportData(nodeKey, expiresAt, nonce) for the client's nonce. */
 export interface Evidence {
   kind: AttestationKind
   /** unix seconds; the evidence is worthless afterwards */
@@ -55,10 +65,25 @@ export interface Verdict {
   measurement: string
   /** Intel's TCB status (UpToDate, SWHardeningNeeded, OutOfDate, …); DEV_TCB_STATUS for dev */
   tcbStatus: string
-  /** unix seconds, from the evidence */
+  /** unix seconds: the evidence's expiry, or the challenge's time plus the maximum evidence age, whichever comes first */
   expiresAt: number
+  /** unix seconds (client clock) when the client sent the nonce the evidence answers: no evidence is older */
+  attestedAt: number
   /** Intel security advisories that apply to the platform's TCB level */
   advisoryIds?: string[]
+}
+
+/** What a client asked one peer to attest: a fresh nonce, and when (client clock) it was made. */
+export interface Challenge {
+  /** ATTEST_LIMITS.nonceBytes random bytes, used for one request */
+  nonce: Uint8Array
+  /** unix seconds */
+  issuedAt: number
+}
+
+/** A fresh challenge: 32 random bytes, never reused. */
+export function newChallenge (now: number): Challenge {
+  return { nonce: randomBytes(ATTEST_LIMITS.nonceBytes), issuedAt: now }
 }
 
 export interface VerifyContext {
@@ -66,13 +91,15 @@ export interface VerifyContext {
   peerKey: Uint8Array
   /** unix seconds; evidence and collateral are judged as of this time */
   now: number
+  /** the challenge the evidence answers: its nonce must be in the report data */
+  challenge: Challenge
 }
 
-/** The node side: produces evidence for this node's key. */
+/** The node side: produces evidence for this node's key and a client's nonce. */
 export interface Attestor {
   readonly kind: AttestationKind
-  /** Current evidence, refreshed before it expires. */
-  getEvidence(): Promise<Evidence>
+  /** Fresh evidence whose report data commits to this nonce. */
+  getEvidence(nonce: Uint8Array): Promise<Evidence>
 }
 
 /** The client side: a verdict, or a typed AttestationError saying why not. */
@@ -92,11 +119,13 @@ export type AttestationErrorCode =
   | 'QUOTE_INVALID' // unparseable evidence, bad signature or certificate chain, unsupported kind
   | 'TCB_REJECTED' // the platform's TCB status is not among those the policy accepts
   | 'MEASUREMENT_NOT_ALLOWED' // the measured software is not in the Registry's allow-list
-  | 'REPORT_DATA_MISMATCH' // the evidence does not bind this peer's key and expiry
+  | 'REPORT_DATA_MISMATCH' // the evidence does not bind this peer's key, its expiry and the client's nonce
   | 'ATTESTATION_EXPIRED'
   | 'DEV_ATTESTATION_REFUSED' // dev evidence outside a local network
   | 'NO_ATTESTATION' // the node has no TEE (or its attestor failed), or does not speak the protocol
   | 'COLLATERAL_UNAVAILABLE' // the PCCS could not provide Intel's collateral: not the node's fault
+  | 'COLLATERAL_INVALID' // collateral (CRLs, TCB info, QE identity) not signed by Intel's chain, stale, or unparseable
+  | 'PCCS_INSECURE' // a PCCS URL that is not https outside the local network
 
 export class AttestationError extends Error {
   override name = 'AttestationError'
@@ -145,23 +174,38 @@ export class CollateralUnavailableError extends AttestationError {
   constructor (message: string, options?: ErrorOptions) { super('COLLATERAL_UNAVAILABLE', message, options) }
 }
 
+export class CollateralInvalidError extends AttestationError {
+  override name = 'CollateralInvalidError'
+  constructor (message: string, options?: ErrorOptions) { super('COLLATERAL_INVALID', message, options) }
+}
+
+export class PccsInsecureError extends AttestationError {
+  override name = 'PccsInsecureError'
+  constructor (url: string) { super('PCCS_INSECURE', `PCCS ${url} is refused: collateral is fetched over https only, except from the local network`) }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Binding and measurement
 
 /**
  * The 64 bytes a node puts in its quote's report data:
  *
- *     SHA-512( "silk-attest-v1:" ‖ nodeKey (32 bytes, raw Ed25519) ‖ expiresAt (uint64 big-endian, unix seconds) )
+ *     SHA-512( "silk-attest-v2:" ‖ nodeKey (32 bytes, raw Ed25519) ‖ expiresAt (uint64 big-endian, unix seconds) ‖ nonce (32 bytes) )
  *
- * It binds the quote to the node's one key (its PeerId, on-chain nodeKey, receipt key) and to an
- * expiry, so a quote copied from another machine or kept past its expiry proves nothing.
+ * It binds the quote to the node's one key (its PeerId, on-chain nodeKey, receipt key), to an
+ * expiry, and to the nonce of the client that asked. Why a quote per request rather than one
+ * long-lived quote plus a signed challenge: the node key lives in a key file, so a signature by it
+ * proves only that someone holding the file is alive, not that the TD is; and the host sets the
+ * TD's clock, so a long-lived quote can be minted in advance for any future expiry. Only a quote
+ * made after the client chose its nonce shows that a TD with this measurement holds the key now.
  */
-export function reportData (nodeKey: Uint8Array, expiresAt: number): Buffer {
+export function reportData (nodeKey: Uint8Array, expiresAt: number, nonce: Uint8Array): Buffer {
   if (nodeKey.length !== 32) throw new RangeError('a node key is 32 bytes')
   if (!Number.isSafeInteger(expiresAt) || expiresAt <= 0) throw new RangeError('expiresAt is unix seconds')
+  if (nonce.length !== ATTEST_LIMITS.nonceBytes) throw new RangeError(`a nonce is ${ATTEST_LIMITS.nonceBytes} bytes`)
   const expiry = Buffer.alloc(8)
   expiry.writeBigUInt64BE(BigInt(expiresAt))
-  return createHash('sha512').update(REPORT_DATA_DOMAIN).update(nodeKey).update(expiry).digest()
+  return createHash('sha512').update(REPORT_DATA_DOMAIN).update(nodeKey).update(expiry).update(nonce).digest()
 }
 
 /** The TD registers that say what software a trust domain runs (48 bytes each). */
@@ -191,17 +235,17 @@ export function measurementDigest (td: TdMeasurements): Buffer {
 }
 
 /** The bytes a dev attestation signs. */
-export function devSignedBytes (nodeKey: Uint8Array, expiresAt: number): Buffer {
-  return Buffer.concat([Buffer.from(DEV_SIGNING_DOMAIN), reportData(nodeKey, expiresAt)])
+export function devSignedBytes (nodeKey: Uint8Array, expiresAt: number, nonce: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(DEV_SIGNING_DOMAIN), reportData(nodeKey, expiresAt, nonce)])
 }
 
-/** Dev evidence: the node key signs the same report data a TDX quote would carry. Proves no TEE. */
-export function signDevEvidence (secretKey: Buffer, nodeKey: Uint8Array, expiresAt: number): Evidence {
-  return { kind: 'dev', expiresAt, quote: sign(devSignedBytes(nodeKey, expiresAt), secretKey) }
+/** Dev evidence: the node key signs the same report data a TDX quote would carry, nonce included. Proves no TEE. */
+export function signDevEvidence (secretKey: Buffer, nodeKey: Uint8Array, expiresAt: number, nonce: Uint8Array): Evidence {
+  return { kind: 'dev', expiresAt, quote: sign(devSignedBytes(nodeKey, expiresAt, nonce), secretKey) }
 }
 
-export function verifyDevSignature (evidence: Evidence, peerKey: Uint8Array): boolean {
-  return evidence.quote.length === 64 && signVerify(devSignedBytes(peerKey, evidence.expiresAt), Buffer.from(evidence.quote), Buffer.from(peerKey))
+export function verifyDevSignature (evidence: Evidence, peerKey: Uint8Array, nonce: Uint8Array): boolean {
+  return evidence.quote.length === 64 && signVerify(devSignedBytes(peerKey, evidence.expiresAt, nonce), Buffer.from(evidence.quote), Buffer.from(peerKey))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -235,17 +279,22 @@ export function evidenceHash (evidence: Evidence): Buffer {
   return createHash('sha256').update(encodeEvidence(evidence)).digest()
 }
 
-export function encodeAttestRequest (): Uint8Array {
-  return AttestRequest.encode({})
+export function encodeAttestRequest (nonce: Uint8Array): Uint8Array {
+  if (nonce.length !== ATTEST_LIMITS.nonceBytes) throw new RangeError(`a nonce is ${ATTEST_LIMITS.nonceBytes} bytes`)
+  return AttestRequest.encode({ nonce })
 }
 
-export function decodeAttestRequest (bytes: Uint8Array | Uint8ArrayList): void {
+/** The client's nonce; QuoteInvalidError for a request that is oversize, undecodable or has no 32-byte nonce. */
+export function decodeAttestRequest (bytes: Uint8Array | Uint8ArrayList): Uint8Array {
   if (bytes.byteLength > ATTEST_LIMITS.maxRequestBytes) throw new QuoteInvalidError('attest request too large')
+  let request: AttestRequest
   try {
-    AttestRequest.decode(bytes)
+    request = AttestRequest.decode(bytes)
   } catch (err) {
     throw new QuoteInvalidError(`undecodable attest request: ${(err as Error).message}`)
   }
+  if (request.nonce.length !== ATTEST_LIMITS.nonceBytes) throw new QuoteInvalidError(`an attest request carries a ${ATTEST_LIMITS.nonceBytes}-byte nonce`)
+  return request.nonce
 }
 
 export type AttestAnswer = { evidence: Evidence } | { error: { code: 'NO_ATTESTATION', message: string } }

@@ -4,26 +4,51 @@ import { ProtocolError } from './errors.ts'
 
 // Builders and parsers in pairs for the signed records of protocol/schema.tlb.
 
-export const RECEIPT_TAG = 0x52435054
-export const VOUCHER_TAG = 0x56434852
-export const CLOSE_REQUEST_TAG = 0x43524551
+// v2 tags ("…2" in the last byte): every signed record names the network it is valid on.
+export const RECEIPT_TAG = 0x52435032
+export const VOUCHER_TAG = 0x56434832
+export const CLOSE_REQUEST_TAG = 0x43524532
+export const REGISTRATION_TAG = 0x52454732
 export const ZERO_ROOT = Buffer.alloc(32)
 
+/**
+ * The networks Silk runs on, by TON `global_id` (config param 19). Every signed record carries it
+ * and the contracts compare it with the chain they run on, so a signature from one network is
+ * worthless on another. The local chain uses its own id so that nothing signed there is valid on
+ * testnet or mainnet either.
+ */
+export const GLOBAL_IDS = { mainnet: -239, testnet: -3, local: -7331 } as const
+export type NetworkName = keyof typeof GLOBAL_IDS
+
+export function globalIdOf (network: NetworkName): number {
+  return GLOBAL_IDS[network]
+}
+
 export interface Receipt {
+  /** the network (TON global_id) the receipt is valid on */
+  globalId: number
   channel: Address
+  /** the Provider's registration it was signed under (equivocation proofs apply to that one only) */
+  epoch: number
   jobId: bigint
   units: number
   /** nanoton per unit */
   price: bigint
+  /** the model ran on the execution path the node pinned for it, so the output is reproducible */
   deterministic: boolean
+  /** false for a cancelled, truncated or partial result: never part of an equivocation proof */
+  complete: boolean
   /** unix seconds */
   time: number
+  /** the model's bundle digest (every file its output depends on) */
   modelHash: Buffer
-  inputHash: Buffer
+  /** the complete job specification: input, every parameter, execution path (protocol/spec.ts) */
+  specHash: Buffer
   outputHash: Buffer
 }
 
 export interface Voucher {
+  globalId: number
   channel: Address
   seqno: number
   /** cumulative nanoton over the channel's life */
@@ -33,12 +58,24 @@ export interface Voucher {
 
 /** The final state of a channel, signed by both the client and the node for cooperative_close. */
 export interface CloseRequest {
+  globalId: number
   channel: Address
   /** at least the last claimed voucher's seqno */
   seqno: number
   /** final cumulative nanoton paid to the provider over the channel's life */
   amount: bigint
   receiptsRoot: Buffer
+}
+
+/**
+ * Signed by the node key: the node agrees to be registered under `owner` at `registry` on this
+ * network, so nobody can stake (and be slashed) in a node's name without its key.
+ */
+export interface Registration {
+  globalId: number
+  registry: Address
+  owner: Address
+  nodeKey: Buffer
 }
 
 function hash256 (b: Buffer, what: string): Buffer {
@@ -53,16 +90,19 @@ export function receiptCost (r: Pick<Receipt, 'units' | 'price'>): bigint {
 export function buildReceipt (r: Receipt): Cell {
   const hashes = beginCell()
     .storeBuffer(hash256(r.modelHash, 'modelHash'))
-    .storeBuffer(hash256(r.inputHash, 'inputHash'))
+    .storeBuffer(hash256(r.specHash, 'specHash'))
     .storeBuffer(hash256(r.outputHash, 'outputHash'))
     .endCell()
   return beginCell()
     .storeUint(RECEIPT_TAG, 32)
+    .storeInt(r.globalId, 32)
     .storeAddress(r.channel)
+    .storeUint(r.epoch, 32)
     .storeUint(r.jobId, 64)
     .storeUint(r.units, 32)
     .storeCoins(r.price)
     .storeBit(r.deterministic)
+    .storeBit(r.complete)
     .storeUint(r.time, 32)
     .storeRef(hashes)
     .endCell()
@@ -71,18 +111,21 @@ export function buildReceipt (r: Receipt): Cell {
 export function parseReceipt (cell: Cell): Receipt {
   return strictly('MALFORMED_RECEIPT', cell, (s) => {
     if (s.loadUint(32) !== RECEIPT_TAG) throw new ProtocolError('MALFORMED_RECEIPT', 'not a receipt (bad tag)')
+    const globalId = s.loadInt(32)
     const channel = s.loadAddress()
+    const epoch = s.loadUint(32)
     const jobId = s.loadUintBig(64)
     const units = s.loadUint(32)
     const price = s.loadCoins()
     const deterministic = s.loadBit()
+    const complete = s.loadBit()
     const time = s.loadUint(32)
     const h = s.loadRef().beginParse()
     const modelHash = h.loadBuffer(32)
-    const inputHash = h.loadBuffer(32)
+    const specHash = h.loadBuffer(32)
     const outputHash = h.loadBuffer(32)
     h.endParse()
-    return { channel, jobId, units, price, deterministic, time, modelHash, inputHash, outputHash }
+    return { globalId, channel, epoch, jobId, units, price, deterministic, complete, time, modelHash, specHash, outputHash }
   })
 }
 
@@ -90,6 +133,7 @@ export function buildVoucher (v: Voucher): Cell {
   if (v.receiptsRoot.length !== 32) throw new ProtocolError('MALFORMED_VOUCHER', 'receiptsRoot must be 32 bytes')
   return beginCell()
     .storeUint(VOUCHER_TAG, 32)
+    .storeInt(v.globalId, 32)
     .storeAddress(v.channel)
     .storeUint(v.seqno, 32)
     .storeCoins(v.amount)
@@ -100,7 +144,7 @@ export function buildVoucher (v: Voucher): Cell {
 export function parseVoucher (cell: Cell): Voucher {
   return strictly('MALFORMED_VOUCHER', cell, (s) => {
     if (s.loadUint(32) !== VOUCHER_TAG) throw new ProtocolError('MALFORMED_VOUCHER', 'not a voucher (bad tag)')
-    return { channel: s.loadAddress(), seqno: s.loadUint(32), amount: s.loadCoins(), receiptsRoot: s.loadBuffer(32) }
+    return { globalId: s.loadInt(32), channel: s.loadAddress(), seqno: s.loadUint(32), amount: s.loadCoins(), receiptsRoot: s.loadBuffer(32) }
   })
 }
 
@@ -108,6 +152,7 @@ export function buildCloseRequest (r: CloseRequest): Cell {
   if (r.receiptsRoot.length !== 32) throw new ProtocolError('MALFORMED_VOUCHER', 'receiptsRoot must be 32 bytes')
   return beginCell()
     .storeUint(CLOSE_REQUEST_TAG, 32)
+    .storeInt(r.globalId, 32)
     .storeAddress(r.channel)
     .storeUint(r.seqno, 32)
     .storeCoins(r.amount)
@@ -119,7 +164,25 @@ export function buildCloseRequest (r: CloseRequest): Cell {
 export function parseCloseRequest (cell: Cell): CloseRequest {
   return strictly('MALFORMED_VOUCHER', cell, (s) => {
     if (s.loadUint(32) !== CLOSE_REQUEST_TAG) throw new ProtocolError('MALFORMED_VOUCHER', 'not a close request (bad tag)')
-    return { channel: s.loadAddress(), seqno: s.loadUint(32), amount: s.loadCoins(), receiptsRoot: s.loadBuffer(32) }
+    return { globalId: s.loadInt(32), channel: s.loadAddress(), seqno: s.loadUint(32), amount: s.loadCoins(), receiptsRoot: s.loadBuffer(32) }
+  })
+}
+
+export function buildRegistration (r: Registration): Cell {
+  if (r.nodeKey.length !== 32) throw new ProtocolError('MALFORMED_RECEIPT', 'nodeKey must be 32 bytes')
+  return beginCell()
+    .storeUint(REGISTRATION_TAG, 32)
+    .storeInt(r.globalId, 32)
+    .storeAddress(r.registry)
+    .storeAddress(r.owner)
+    .storeBuffer(r.nodeKey)
+    .endCell()
+}
+
+export function parseRegistration (cell: Cell): Registration {
+  return strictly('MALFORMED_RECEIPT', cell, (s) => {
+    if (s.loadUint(32) !== REGISTRATION_TAG) throw new ProtocolError('MALFORMED_RECEIPT', 'not a registration (bad tag)')
+    return { globalId: s.loadInt(32), registry: s.loadAddress(), owner: s.loadAddress(), nodeKey: s.loadBuffer(32) }
   })
 }
 

@@ -16,6 +16,8 @@ export const ADVERT_LIMITS = {
   maxModels: 64,
   maxNameBytes: 128,
   maxTaskBytes: 64,
+  /** the pinned execution path string of a model */
+  maxExecutionBytes: 128,
   maxTeeBytes: 64,
   /** TON addresses: 48 characters user-friendly, 66 raw */
   maxAddressChars: 80,
@@ -42,11 +44,35 @@ export const DISCOVERY_DEFAULTS = {
   catchUpPeers: 3,
   /** how often expired adverts are dropped from a table */
   pruneIntervalMs: 1_000,
-  /** peers kept in a table; more are ignored until some expire */
+  /** peers kept in a table; more are ignored until some expire (each one is a staked Provider) */
   maxTablePeers: 10_000,
   /** how often a publisher checks whether its DHT provider records should be spread again */
   provideCheckMs: 2_000,
   /** connections below which a host dials its bootstrap peers again (and peers mDNS reports) */
   keepConnectedBelow: 3,
   keepIntervalMs: 5_000
+} as const
+
+/**
+ * The stake gate in front of every advert table: an advert is kept (and relayed) only when the
+ * Provider it names has stake on chain. Chain reads are lazy, cached and bounded, so throwaway
+ * keys cost a flooder more than the node: each needs a chain read the node rate-limits per source.
+ */
+export const STAKE_GATE_DEFAULTS = {
+  /** how long a Provider found staked stays trusted before it is read again */
+  stakedTtlSeconds: 10 * 60,
+  /** how long a Provider found unstaked (or unreadable) is refused without a new read */
+  unstakedTtlSeconds: 60,
+  /** chain reads in flight at once, over all sources; more adverts are ignored until some finish */
+  maxLookups: 32,
+  /** chain reads in flight at once for adverts from one source peer */
+  maxLookupsPerSource: 4,
+  /** adverts waiting for a read slot, over all sources (an honest relay forwards bursts); more are ignored */
+  maxWaiting: 512,
+  /** adverts from one source waiting for a read slot */
+  maxWaitingPerSource: 64,
+  /** cached unstaked verdicts (the flood's own entries; oldest go first) */
+  maxUnstaked: 4096,
+  /** cached staked verdicts (each costs a real stake, so this bound is reached only by a huge network) */
+  maxStaked: 20_000
 } as const

@@ -11,8 +11,22 @@ function digest (tag: string, value: unknown): Buffer {
   return createHash('sha256').update(`silk-${tag}-v1\n`).update(JSON.stringify(value)).digest()
 }
 
+/**
+ * The decoding a node applies to every generation job: greedy, one beam, no sampling (so no seed,
+ * temperature or top-p). It is hashed with each job's input so that a receipt commits to every
+ * generation parameter, and changing any of them changes the spec a receipt names.
+ */
+export const GENERATION_DECODING = { doSample: false, numBeams: 1 } as const
+
+/** The generation job's whole input: conversation or prompt, token limit and decoding parameters. */
 export function generationInputHash (req: { messages: ReadonlyArray<{ role: string, content: string }>, prompt: string, maxNewTokens: number }): Buffer {
-  return digest('generate-in', [req.messages.map((m) => [m.role, m.content]), req.prompt, req.maxNewTokens])
+  return createHash('sha256').update('silk-generate-in-v2\n').update(JSON.stringify([
+    req.messages.map((m) => [m.role, m.content]),
+    req.prompt,
+    req.maxNewTokens,
+    GENERATION_DECODING.doSample,
+    GENERATION_DECODING.numBeams
+  ])).digest()
 }
 
 export function generationOutputHash (out: { text: string, tokens: number }): Buffer {

@@ -1,11 +1,12 @@
-// Builds the bundled test models with onnx-proto (no Python) into models/<folder>/{model.onnx,manifest.json}.
-// Weights come from a seeded PRNG and protobuf encoding is deterministic, so a rerun writes identical bytes.
+// Builds the bundled test models with onnx-proto (no Python) into models/<folder>/{model.onnx,manifest.json}
+// (and model.onnx_data for the external-weights fixture). Weights come from a seeded PRNG and
+// protobuf encoding is deterministic, so a rerun writes identical bytes.
 //   npx tsx scripts/build-models.ts [outDir]
-import { createHash } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import onnxProto from 'onnx-proto'
+import { bundleDigest, fileDigest } from '../protocol/bundle.ts'
 import type { TensorManifest as Manifest, TensorSpec } from '../node/models.ts'
 
 const { onnx } = onnxProto
@@ -87,11 +88,11 @@ function layerWeights (rand: () => number, fanIn: number, count: number): Float3
 export interface BuiltModel {
   folder: string
   manifest: Manifest
-  bytes: Uint8Array
+  /** Every file written beside the manifest, by bundle path. */
+  files: Record<string, Uint8Array>
 }
 
-type ModelDraft = Omit<Manifest, 'sha256' | 'file'> & { graph: GraphProto }
-
+type ModelDraft = Omit<Manifest, 'sha256' | 'file' | 'files'> & { graph: GraphProto }
 function mlpDraft (): ModelDraft {
   const { input: nIn, hidden: nHidden, output: nOut } = MLP_SIZES
   const rand = seededRandom(MLP_SEED)
@@ -152,19 +153,76 @@ function addDraft (): ModelDraft {
   }
 }
 
-const MODELS: Record<string, () => ModelDraft> = { mlp: mlpDraft, add: addDraft }
+/** Name of the external-weights file the split fixture writes beside its graph. */
+export const EXTERNAL_DATA_FILE = 'model.onnx_data'
+/** Offsets of external tensors are page-aligned, so onnxruntime may map them instead of reading. */
+const EXTERNAL_ALIGN = 4096
 
-/** Encodes every bundled model and writes `<outDir>/<folder>/model.onnx` and `manifest.json`. */
+/**
+ * Moves every initializer's raw bytes into one external-data file (ONNX's data_location=EXTERNAL
+ * with location/offset/length), as exporters do for models over protobuf's 2 GB limit.
+ */
+export function splitWeights (graph: GraphProto, location = EXTERNAL_DATA_FILE): { graph: GraphProto, data: Uint8Array } {
+  const chunks: Array<{ offset: number, bytes: Uint8Array }> = []
+  let end = 0
+  const initializer = (graph.initializer ?? []).map((t): TensorProto => {
+    const bytes = t.rawData
+    if (bytes == null) throw new Error(`initializer ${t.name ?? ''} has no raw data to move`)
+    const offset = Math.ceil(end / EXTERNAL_ALIGN) * EXTERNAL_ALIGN
+    chunks.push({ offset, bytes })
+    end = offset + bytes.byteLength
+    const { rawData: _moved, ...rest } = t
+    return {
+      ...rest,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(bytes.byteLength) }
+      ]
+    }
+  })
+  const data = new Uint8Array(end)
+  for (const c of chunks) data.set(c.bytes, c.offset)
+  return { graph: { ...graph, initializer }, data }
+}
+
+/** The MLP with its weights in model.onnx_data: same computation, same outputs, another bundle. */
+function mlpSplitDraft (): ModelDraft & { external: true } {
+  const draft = mlpDraft()
+  return { ...draft, name: 'mlp-64-10-split', external: true }
+}
+
+/**
+ * Folder → draft. The external-weights fixture sits one level down (external-weights/ has no
+ * manifest), so a node serving models/ does not serve it twice over; tests load it from there.
+ */
+const MODELS: Record<string, () => ModelDraft & { external?: true }> = {
+  mlp: mlpDraft,
+  add: addDraft,
+  'external-weights/mlp': mlpSplitDraft
+}
+
+/** Encodes every bundled model and writes `<outDir>/<folder>/` with its files and manifest.json. */
 export async function buildModels (outDir: string = DEFAULT_MODELS_DIR): Promise<BuiltModel[]> {
   const built: BuiltModel[] = []
   for (const [folder, draft] of Object.entries(MODELS)) {
-    const { graph, ...meta } = draft()
-    const bytes = encodeModel(graph)
+    const { graph, external, ...meta } = draft()
+    const files: Record<string, Uint8Array> = {}
+    if (external === true) {
+      const split = splitWeights(graph)
+      files['model.onnx'] = encodeModel(split.graph)
+      files[EXTERNAL_DATA_FILE] = split.data
+    } else {
+      files['model.onnx'] = encodeModel(graph)
+    }
+    const digests = Object.fromEntries(Object.keys(files).sort().map((p) => [p, fileDigest(files[p] as Uint8Array)]))
     const manifest: Manifest = {
       name: meta.name,
       task: meta.task,
       file: 'model.onnx',
-      sha256: createHash('sha256').update(bytes).digest('hex'),
+      files: digests,
+      sha256: bundleDigest({ task: meta.task, graph: 'model.onnx', files: digests, inputs: meta.inputs, outputs: meta.outputs }).toString('hex'),
       pricePerUnit: meta.pricePerUnit,
       unit: meta.unit,
       deterministic: meta.deterministic,
@@ -173,10 +231,12 @@ export async function buildModels (outDir: string = DEFAULT_MODELS_DIR): Promise
       ...(meta.maxBatch === undefined ? {} : { maxBatch: meta.maxBatch })
     }
     const dir = join(outDir, folder)
-    await mkdir(dir, { recursive: true })
-    await writeFile(join(dir, manifest.file), bytes)
+    for (const [path, bytes] of Object.entries(files)) {
+      await mkdir(dirname(join(dir, path)), { recursive: true })
+      await writeFile(join(dir, path), bytes)
+    }
     await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n')
-    built.push({ folder, manifest, bytes })
+    built.push({ folder, manifest, files })
   }
   return built
 }
@@ -184,6 +244,7 @@ export async function buildModels (outDir: string = DEFAULT_MODELS_DIR): Promise
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const outDir = process.argv[2] === undefined ? DEFAULT_MODELS_DIR : resolve(process.argv[2])
   for (const m of await buildModels(outDir)) {
-    console.log(`${join(outDir, m.folder, m.manifest.file)}  ${m.bytes.byteLength} bytes  sha256 ${m.manifest.sha256}  (${m.manifest.name})`)
+    const bytes = Object.values(m.files).reduce((n, b) => n + b.byteLength, 0)
+    console.log(`${join(outDir, m.folder)}  ${Object.keys(m.files).join(' + ')}  ${bytes} bytes  model hash ${m.manifest.sha256}  (${m.manifest.name})`)
   }
 }

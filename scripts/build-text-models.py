@@ -15,8 +15,9 @@ run with /usr/bin/python3, not a pyenv python). Writes onnx-community style fold
 Weights come from fixed seeds and the tokenizer is trained deterministically on the corpus below,
 so the JSON files are identical on every run. The .onnx bytes depend on the torch build that
 exports them (torch 1.13 from Debian wrote the committed ones): rerunning on another build may
-change the bytes and so the model hash. The manifests' sha256 fields are always recomputed from
-the files written here, so a rebuilt folder is self-consistent; commit the whole folder together.
+change the bytes and so the model hash. The manifests' per-file hashes and their sha256 (the
+bundle digest, protocol/bundle.ts, over every file) are always recomputed from the files written
+here, so a rebuilt folder is self-consistent; commit the whole folder together.
 """
 import hashlib
 import json
@@ -342,13 +343,25 @@ def export(model, args, path, input_names, output_names, dynamic_axes):
     onnx.save(m, path)
 
 
+BUNDLE_VERSION = 'silk-bundle-v1'
+
+
+def bundle_digest(task, graph, files):
+    """The model hash, as protocol/bundle.ts defines it (text models declare no tensors)."""
+    canonical = json.dumps([BUNDLE_VERSION, task, graph, [], [], [[p, files[p]] for p in sorted(files)]],
+                           separators=(',', ':'), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode('utf-8')).hexdigest()
+
+
 def manifest(folder, name, task, unit, price, assets, extra):
+    graph = 'onnx/model.onnx'
+    files = {a: sha256(os.path.join(folder, a)) for a in sorted([graph, *assets])}
     m = {
         'name': name,
         'task': task,
-        'file': 'onnx/model.onnx',
-        'sha256': sha256(os.path.join(folder, 'onnx', 'model.onnx')),
-        'assets': {a: sha256(os.path.join(folder, a)) for a in assets},
+        'file': graph,
+        'files': files,
+        'sha256': bundle_digest(task, graph, files),
         'pricePerUnit': price,
         'unit': unit,
         'deterministic': True,

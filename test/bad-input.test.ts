@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Address, toNano } from '@ton/core'
+import { Address, Cell, toNano } from '@ton/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import {
   jobRequest, buildVoucher, float32Tensor, FrameStream, JOB_PROTOCOL, signCell, toWireTensor, identityFromSeed,
   type Frame, type Tensor
 } from '../protocol/index.ts'
 import { transportOptions } from '../protocol/transport.ts'
-import { InvalidReceiptError, JobFailedError, ProviderRejectedError } from '../client/index.ts'
-import { startLocalNet, type LocalNet } from './localnet.ts'
+import { InvalidReceiptError, ProviderRejectedError } from '../client/index.ts'
+import { nextReceiptsRoot, parseReceipt, receiptCost } from '../protocol/cells.ts'
+import { helloProof } from '../protocol/wire/hello.ts'
+import type { JobResult } from '../protocol/wire/frames.ts'
+import { GLOBAL_ID, startLocalNet, type LocalNet } from './localnet.ts'
 
 const x = (n = 64): Tensor => float32Tensor('x', [1, n], Array.from({ length: n }, (_, i) => i / n))
 
@@ -20,14 +23,26 @@ describe('bad input gets a typed error and the node keeps serving', () => {
   let modelHash: Uint8Array
   let clientKey: { secretKey: Buffer }
 
-  /** A raw session on the node, bound to the test client's channel, for sending hand-made frames. */
+  /** A raw session on the node, bound (with the client key's proof) to the test client's channel, for sending hand-made frames. */
   async function rawSession (bind = true): Promise<FrameStream> {
     const frames = new FrameStream(await raw.dialProtocol(node.addresses[0]!, JOB_PROTOCOL))
     if (bind) {
-      await frames.write({ hello: { channel: channel.toRawString() } })
+      await frames.write({ hello: { channel: '', signature: new Uint8Array(0) } })
+      const { welcome } = await frames.read()
+      const proof = helloProof({ globalId: GLOBAL_ID, channel, nodeKey: node.identity.keyPair.publicKey, nonce: welcome!.nonce })
+      await frames.write({ hello: { channel: channel.toRawString(), signature: signCell(proof, clientKey.secretKey) } })
       expect((await frames.read()).kind).toBe('welcome')
     }
     return frames
+  }
+
+  /** Pays a raw session's result: the channel's account lives on at the node, so nothing may stay owed. */
+  async function pay (frames: FrameStream, result: JobResult): Promise<void> {
+    const cell = Cell.fromBoc(Buffer.from(result.receipt))[0]!
+    const at = node.vouchers.get(channel)
+    const v = buildVoucher({ globalId: GLOBAL_ID, channel, seqno: at.seqno + 1, amount: at.amount + receiptCost(parseReceipt(cell)), receiptsRoot: nextReceiptsRoot(at.root, cell) })
+    await frames.write({ voucher: { voucher: v.toBoc(), signature: signCell(v, clientKey.secretKey) } })
+    expect((await frames.read()).kind).toBe('voucherAck')
   }
 
   async function errorFor (frames: FrameStream, frame: Frame): Promise<string> {
@@ -55,8 +70,8 @@ describe('bad input gets a typed error and the node keeps serving', () => {
   it('answers a job before any channel with NO_CHANNEL, and an unknown channel with BAD_CHANNEL', async () => {
     const frames = await rawSession(false)
     expect(await errorFor(frames, { job: jobRequest({ jobId: 1n, modelHash, inputs: [toWireTensor(x())] }) })).toBe('NO_CHANNEL')
-    expect(await errorFor(frames, { hello: { channel: new Address(0, randomBytes(32)).toRawString() } })).toBe('BAD_CHANNEL')
-    expect(await errorFor(frames, { hello: { channel: 'not an address' } })).toBe('BAD_CHANNEL')
+    expect(await errorFor(frames, { hello: { channel: new Address(0, randomBytes(32)).toRawString(), signature: new Uint8Array(64) } })).toBe('BAD_CHANNEL')
+    expect(await errorFor(frames, { hello: { channel: 'not an address', signature: new Uint8Array(64) } })).toBe('BAD_CHANNEL')
   })
 
   it('rejects undecodable frames, unknown models, wrong shapes, dtypes and sizes, then still runs a good job', async () => {
@@ -69,11 +84,12 @@ describe('bad input gets a typed error and the node keeps serving', () => {
     expect(await errorFor(frames, { job: jobRequest({ jobId: 4n, modelHash, inputs: [toWireTensor(int32)] }) })).toBe('BAD_INPUT')
     const short = { ...toWireTensor(x()), data: new Uint8Array(10) }
     expect(await errorFor(frames, { job: jobRequest({ jobId: 5n, modelHash, inputs: [short] }) })).toBe('MALFORMED_TENSOR')
-    expect(await errorFor(frames, { welcome: { providerOwner: '', provider: '', models: [], credit: 0n, lastVoucher: new Uint8Array(), lastVoucherSig: new Uint8Array() } })).toBe('MALFORMED_FRAME')
+    expect(await errorFor(frames, { welcome: { providerOwner: '', provider: '', models: [], credit: 0n, lastVoucher: new Uint8Array(), lastVoucherSig: new Uint8Array(), nonce: new Uint8Array(), owed: [] } })).toBe('MALFORMED_FRAME')
     await frames.write({ job: jobRequest({ jobId: 6n, modelHash, inputs: [toWireTensor(x())] }) })
     const ok = await frames.read()
     expect(ok.kind).toBe('result')
     expect(ok.result!.jobId).toBe(6n)
+    await pay(frames, ok.result!)
     await frames.stream.close()
   })
 
@@ -85,7 +101,9 @@ describe('bad input gets a typed error and the node keeps serving', () => {
     expect((await bad.read()).error?.code).toBe('FRAME_TOO_LARGE')
     await expect(bad.read()).rejects.toThrow()
     await good.write({ job: jobRequest({ jobId: 1n, modelHash, inputs: [toWireTensor(x())] }) })
-    expect((await good.read()).kind).toBe('result')
+    const ok = await good.read()
+    expect(ok.kind).toBe('result')
+    await pay(good, ok.result!)
     await good.stream.close()
   })
 
@@ -96,12 +114,12 @@ describe('bad input gets a typed error and the node keeps serving', () => {
     expect((await frames.read()).kind).toBe('result')
     expect(await errorFor(frames, { job: jobRequest({ jobId: 11n, modelHash, inputs: [toWireTensor(x())] }) })).toBe('PAYMENT_REQUIRED')
 
-    const underpaying = buildVoucher({ channel, seqno: welcome.seqno + 1, amount: welcome.amount + 1n, receiptsRoot: Buffer.alloc(32) })
+    const underpaying = buildVoucher({ globalId: GLOBAL_ID, channel, seqno: welcome.seqno + 1, amount: welcome.amount + 1n, receiptsRoot: Buffer.alloc(32) })
     expect(await errorFor(frames, { voucher: { voucher: underpaying.toBoc(), signature: signCell(underpaying, clientKey.secretKey) } })).toBe('UNDERPAID')
     const stranger = await identityFromSeed(randomBytes(32))
     expect(await errorFor(frames, { voucher: { voucher: underpaying.toBoc(), signature: signCell(underpaying, stranger.keyPair.secretKey) } })).toBe('BAD_SIGNATURE')
     expect(await errorFor(frames, { voucher: { voucher: Buffer.from('garbage'), signature: new Uint8Array(64) } })).toBe('MALFORMED_VOUCHER')
-    const stale = buildVoucher({ channel, seqno: welcome.seqno, amount: welcome.amount, receiptsRoot: welcome.root })
+    const stale = buildVoucher({ globalId: GLOBAL_ID, channel, seqno: welcome.seqno, amount: welcome.amount, receiptsRoot: welcome.root })
     expect(await errorFor(frames, { voucher: { voucher: stale.toBoc(), signature: signCell(stale, clientKey.secretKey) } })).toBe('STALE_VOUCHER')
     expect(node.vouchers.get(channel).seqno).toBe(welcome.seqno)
     await frames.stream.close()
@@ -126,14 +144,17 @@ describe('a node whose receipts are not signed by its on-chain key', () => {
     const rogue = await net.addRogueNode({ signer: await identityFromSeed(randomBytes(32)) })
     const { client } = await net.addClient()
     const provider = await client.connect(rogue.address)
-    await client.openChannel(provider, toNano('1'))
+    const channel = await client.openChannel(provider, toNano('1'))
     const err = await provider.session.run('mlp-64-10', [x()]).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(InvalidReceiptError)
     expect((err as InvalidReceiptError).reason).toBe('BAD_SIGNATURE')
     expect(provider.session.paid.seqno).toBe(0)
-    // the node got no voucher, so it will not serve more on credit
-    const next = await provider.session.run('mlp-64-10', [x()]).catch((e: unknown) => e)
-    expect((next as JobFailedError).code).toBe('PAYMENT_REQUIRED')
+    // the session is over; the node still counts the receipt owed on the channel, and the client
+    // refuses to pay it on a new session as well
+    const again = await client.connect(rogue.address)
+    const owed = await again.session.bind(channel).catch((e: unknown) => e)
+    expect((owed as InvalidReceiptError).reason).toBe('BAD_SIGNATURE')
+    expect(again.session.paid.seqno).toBe(0)
   })
 })
 
@@ -177,7 +198,7 @@ describe('per-peer limits cut off a misbehaving peer without affecting others', 
       const s2 = new FrameStream(await other.dialProtocol(node.addresses[0]!, JOB_PROTOCOL))
       const s3 = new FrameStream(await other.dialProtocol(node.addresses[0]!, JOB_PROTOCOL))
       expect((await s3.read({ signal: AbortSignal.timeout(5_000) })).error?.code).toBe('OVERLOADED')
-      await s1.write({ hello: { channel: '' } })
+      await s1.write({ hello: { channel: '', signature: new Uint8Array(0) } })
       expect((await s1.read()).kind).toBe('welcome')
       await s2.stream.close()
     } finally {

@@ -23,8 +23,10 @@ const TTL = 20
 const GONE = 7
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest()
-const MODEL_A: AdvertModel = { hash: sha256('model-a'), name: 'model-a', task: 'tensor', pricePerUnit: 1000n }
-const MODEL_B: AdvertModel = { hash: sha256('model-b'), name: 'model-b', task: 'tensor', pricePerUnit: 5000n }
+const MODEL_A: AdvertModel = { hash: sha256('model-a'), name: 'model-a', task: 'tensor', pricePerUnit: 1000n, deterministic: true, execution: 'cpu;intra=1;inter=1;batch=off' }
+const MODEL_B: AdvertModel = { hash: sha256('model-b'), name: 'model-b', task: 'tensor', pricePerUnit: 5000n, deterministic: false, execution: 'cuda;intra=1;inter=1;batch=on' }
+// these nodes name made-up Provider contracts: stake is checked in test/advert-stake.test.ts
+const UNCHECKED = { stake: 'unchecked' } as const
 const tonAddress = (): string => new Address(0, randomBytes(32)).toString()
 const unixNow = (): number => Math.floor(Date.now() / 1000)
 
@@ -83,6 +85,13 @@ describe('adverts: codec and table', () => {
     expect(back.peerId.equals(advert.peerId)).toBe(true)
     expect(back.models.map((m) => m.name)).toEqual(['model-a', 'model-b'])
     expect(back.models[1]!.pricePerUnit).toBe(5000n)
+    // each model states whether it is deterministic and its pinned execution path
+    expect(back.models.map((m) => [m.deterministic, m.execution])).toEqual([[true, MODEL_A.execution], [false, MODEL_B.execution]])
+    expect(await codeOf(signAdvert(await body(key, { models: [{ ...MODEL_A, execution: '' }] }), key))).toBe('MALFORMED_ADVERT')
+    expect(await codeOf(signAdvert(await body(key, { models: [{ ...MODEL_A, execution: 'x'.repeat(129) }] }), key))).toBe('MALFORMED_ADVERT')
+    // the execution path is signed: changing it breaks the signature
+    const moved = encodeAdvertBody({ ...advert, models: [{ ...MODEL_A, execution: 'cpu;intra=4;inter=1;batch=on' }, MODEL_B] })
+    expect(await codeOf(decodeAdvert(SignedAdvert.encode({ body: moved, signature: SignedAdvert.decode(advert.bytes).signature })))).toBe('BAD_ADVERT_SIGNATURE')
 
     // a peer cannot advertise for another: the key must be the one of the named PeerId
     await expect(signAdvert(await body(key), other)).rejects.toThrow(RangeError)
@@ -129,7 +138,7 @@ describe(`discovery among ${PROVIDERS} nodes on loopback`, () => {
     const list = nodes.slice(0, bootstrap).map((n) => n.libp2p.getMultiaddrs()[0]!.toString())
     const libp2p = await host(undefined, { role: 'client', bootstrap: list }, [])
     clients.push(libp2p)
-    const finder = new ProviderFinder({ libp2p }, init)
+    const finder = new ProviderFinder({ libp2p }, { ...UNCHECKED, ...init })
     finder.start()
     finders.push(finder)
     return { finder, libp2p }
@@ -148,7 +157,8 @@ describe(`discovery among ${PROVIDERS} nodes on loopback`, () => {
         models: () => i % 2 === 0 ? [MODEL_A, MODEL_B] : [MODEL_A],
         capacity: 4,
         ttlSeconds: i === GONE ? SHORT_TTL : TTL,
-        refreshSeconds: i === GONE ? 1 : 5
+        refreshSeconds: i === GONE ? 1 : 5,
+        book: UNCHECKED
       })
       await publisher.start()
       nodes.push({ libp2p, publisher, key })
@@ -272,7 +282,7 @@ describe('NAT traversal services', () => {
     const hiddenKey = await generateKeyPair('Ed25519')
     const hidden = await host(hiddenKey, { role: 'node', relayReserve: true, autonat: true, dcutr: true, bootstrap: [relay.getMultiaddrs()[0]!.toString()] })
     const publisher = new AdvertPublisher({ libp2p: hidden, privateKey: hiddenKey }, {
-      provider: tonAddress(), providerOwner: tonAddress(), models: () => [MODEL_A], capacity: 1, ttlSeconds: 30
+      provider: tonAddress(), providerOwner: tonAddress(), models: () => [MODEL_A], capacity: 1, ttlSeconds: 30, book: UNCHECKED
     })
     const outsider = await host(undefined, { role: 'client', dcutr: true }, [])
     try {
@@ -284,7 +294,7 @@ describe('NAT traversal services', () => {
       // the reservation shows up as a /p2p-circuit address, and the advert is republished with it
       await expect.poll(() => publisher.current?.addrs.some((a) => a.toString().includes('/p2p-circuit')), { timeout: 15_000 }).toBe(true)
       const circuit = publisher.current!.addrs.find((a) => a.toString().includes('/p2p-circuit'))!
-      const finder = new ProviderFinder({ libp2p: outsider }, { subscribe: false, catchUpPeers: 0 })
+      const finder = new ProviderFinder({ libp2p: outsider }, { ...UNCHECKED, subscribe: false, catchUpPeers: 0 })
       const [advert] = await finder.book.fetch(circuit)
       expect(advert?.peerId.equals(hidden.peerId)).toBe(true)
     } finally {
@@ -303,6 +313,7 @@ describe('a real provider node is found by model name and paid for a job (devnet
     const { node } = await net.addNode({ config: { discovery: { advertTtl: 60 } } })
     const w = await wallet(net.devnet, toNano('50'))
     const client = new SilkClient({
+      network: 'local',
       chain: net.chain,
       registry: net.registry,
       wallet: { address: w.address, sender: net.chain.open(w.wallet).sender(w.keyPair.secretKey) },
@@ -316,6 +327,12 @@ describe('a real provider node is found by model name and paid for a job (devnet
       expect(Address.parse(advert!.provider).equals(node.provider)).toBe(true)
       const model = advert!.models.find((m) => m.name === 'mlp-64-10')!
       expect(Buffer.from(model.hash).toString('hex')).toBe(node.models.list().find((m) => m.name === 'mlp-64-10')!.hashHex)
+      // the advert states the execution path and determinism the node's sessions state
+      const served = node.batcher.list().find((m) => m.name === 'mlp-64-10')!
+      expect([model.execution, model.deterministic]).toEqual([served.execution, served.deterministic])
+      expect(model.execution).toMatch(/^cpu;/)
+      // the client's table is gated by stake: it read this node's Provider on chain
+      expect(client.discovery!.book.gate!.lookups).toBeGreaterThanOrEqual(1)
       // the same node through the DHT, by hash
       expect(peers(await client.discovery!.lookup(model.hash))).toEqual([node.identity.peerId.toString()])
 

@@ -62,15 +62,15 @@ function expectOnlyTyped (inputs: Uint8Array[], decode: (b: Uint8Array) => unkno
 
 const isProtocolError = (e: unknown): boolean => e instanceof ProtocolError
 const channel = Address.parse('0:' + '22'.repeat(32))
-const receipt = buildReceipt({ channel, jobId: 1n, units: 2, price: 5n, deterministic: true, time: 1, modelHash: Buffer.alloc(32, 1), inputHash: Buffer.alloc(32, 2), outputHash: Buffer.alloc(32, 3) })
-const voucher = buildVoucher({ channel, seqno: 3, amount: 10n, receiptsRoot: Buffer.alloc(32, 4) })
+const receipt = buildReceipt({ globalId: -7331, channel, epoch: 1, jobId: 1n, units: 2, price: 5n, deterministic: true, complete: true, time: 1, modelHash: Buffer.alloc(32, 1), specHash: Buffer.alloc(32, 2), outputHash: Buffer.alloc(32, 3) })
+const voucher = buildVoucher({ globalId: -7331, channel, seqno: 3, amount: 10n, receiptsRoot: Buffer.alloc(32, 4) })
 
 describe('fuzzing every decoder (10,000 inputs each)', () => {
   it('job frames: decodeFrame and tensor conversion', () => {
     const x = toWireTensor(float32Tensor('x', [2, 3], [1, 2, 3, 4, 5, 6]))
     const samples = [
       encodeFrame({ job: jobRequest({ jobId: 9n, modelHash: new Uint8Array(32), inputs: [x] }) }),
-      encodeFrame({ hello: { channel: channel.toRawString() } }),
+      encodeFrame({ hello: { channel: channel.toRawString(), signature: new Uint8Array(64).fill(5) } }),
       encodeFrame({ voucher: { voucher: voucher.toBoc(), signature: new Uint8Array(64) } }),
       encodeFrame({ error: { jobId: 1n, code: 'BAD_INPUT', message: 'm' } })
     ]
@@ -122,7 +122,7 @@ describe('fuzzing every decoder (10,000 inputs each)', () => {
     const peerId = peerIdFromPrivateKey(key)
     const signed = await signAdvert({
       peerId, provider: channel.toString(), providerOwner: channel.toString(),
-      models: [{ hash: new Uint8Array(32).fill(9), name: 'm', task: 'tensor', pricePerUnit: 5n }],
+      models: [{ hash: new Uint8Array(32).fill(9), name: 'm', task: 'tensor', pricePerUnit: 5n, deterministic: true, execution: 'cpu;intra=1;inter=1;batch=off' }],
       capacity: 4, tee: 'none', expires: Math.floor(Date.now() / 1000) + 600, seq: 1n, addrs: [], teeEvidence: new Uint8Array(32).fill(1)
     }, key)
     const advertBytes = encodeAdvertResponse([signed])
@@ -136,7 +136,7 @@ describe('fuzzing every decoder (10,000 inputs each)', () => {
       }
     }
     const evidence = encodeAttestResponse({ evidence: { kind: 'dev', expiresAt: 1_900_000_000, quote: new Uint8Array(200).fill(3) } })
-    for (const input of fuzzInputs([evidence, encodeAttestRequest()], 7)) {
+    for (const input of fuzzInputs([evidence, encodeAttestRequest(new Uint8Array(32).fill(4))], 7)) {
       for (const decode of [() => decodeAttestResponse(input), () => { decodeAttestRequest(input) }]) {
         try { decode() } catch (err) {
           if (!(err instanceof AttestationError) && !(err instanceof ProtocolError)) throw new Error(`untyped attestation failure: ${String(err)}`)

@@ -174,6 +174,7 @@ describe('the OpenAI-compatible gateway, driven by the official openai client ag
     const big = new Uint8Array(256 * 1024).fill(0x20)
     const chunked = await fetch(`${gateway.url}${chat}`, {
       method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: new ReadableStream({ start (c) { for (let i = 0; i < 6; i++) c.enqueue(big); c.close() } }),
       duplex: 'half'
     } as RequestInit)
@@ -226,7 +227,7 @@ describe('the OpenAI-compatible gateway, driven by the official openai client ag
   it('launches from a config file as `silk gateway` does, offering the text models its providers serve', async () => {
     const { wallet } = await net.addClient()
     const config = parseGatewayConfig({
-      chain: { endpoint: net.devnet.endpoint, registry: net.registry.toString() },
+      chain: { network: 'local', endpoint: net.devnet.endpoint, registry: net.registry.toString() },
       providers: [nodeAddress],
       deposit: '100000000',
       port: 0
@@ -240,7 +241,9 @@ describe('the OpenAI-compatible gateway, driven by the official openai client ag
     } finally {
       await launched.close()
     }
-    expect(() => parseGatewayConfig({ chain: { endpoint: net.devnet.endpoint, registry: net.registry.toString() } })).toThrow(/models: with no providers/)
+    expect(() => parseGatewayConfig({ chain: { network: 'local', endpoint: net.devnet.endpoint, registry: net.registry.toString() } })).toThrow(/models: with no providers/)
+    // no network, no default: the development attestation must be chosen explicitly
+    expect(() => parseGatewayConfig({ chain: { endpoint: net.devnet.endpoint, registry: net.registry.toString() }, providers: [nodeAddress] })).toThrow(/chain\.network/)
   })
 })
 

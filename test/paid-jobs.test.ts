@@ -4,7 +4,7 @@ import { Channel } from '../contracts/index.ts'
 import { waitForTransaction } from '../chain/client.ts'
 import { float32Tensor, float32Values, hashTensors } from '../client/index.ts'
 import { ModelStore } from '../node/models.ts'
-import { MODELS_DIR, FEE_BPS, startLocalNet, type LocalNet } from './localnet.ts'
+import { CLAIM_EVERYTHING, MODELS_DIR, FEE_BPS, startLocalNet, type LocalNet } from './localnet.ts'
 
 function input (seed: number): ReturnType<typeof float32Tensor> {
   return float32Tensor('x', [1, 64], Array.from({ length: 64 }, (_, i) => Math.sin(seed * 64 + i)))
@@ -25,7 +25,7 @@ describe('a paid, verified job end to end (devnet, real node, real client)', () 
   })
 
   it('runs jobs over libp2p, verifies each receipt, pays with vouchers, and the node claims the exact amount on chain', async () => {
-    const { node, owner } = await net.addNode()
+    const { node, owner } = await net.addNode({ claimPolicy: CLAIM_EVERYTHING })
     const { client } = await net.addClient()
     const provider = await client.connect(node.addresses[0]!)
     const model = provider.session.model('mlp-64-10')

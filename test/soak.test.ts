@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNano } from '@ton/core'
 import { createLibp2p, type Libp2p } from 'libp2p'
-import { FrameStream, JOB_PROTOCOL, jobRequest, toWireTensor, float32Tensor, WIRE_ERRORS } from '../protocol/index.ts'
+import { FrameStream, JOB_PROTOCOL, jobRequest, toWireTensor, float32Tensor, signCell, WIRE_ERRORS } from '../protocol/index.ts'
+import { helloProof } from '../protocol/wire/hello.ts'
 import { transportOptions } from '../protocol/transport.ts'
-import { startLocalNet, type LocalNet } from './localnet.ts'
+import { GLOBAL_ID, startLocalNet, type LocalNet } from './localnet.ts'
 
 const CLIENTS = 50
 const JOBS_PER_CLIENT = 20 // 1,000 jobs in flight at once
@@ -19,16 +20,20 @@ describe('soak: 50 clients fire 1,000 jobs at one node at once', () => {
     // channels for every client, opened through the SDK, then raw sessions that pipeline all jobs
     const sessions: Array<{ frames: FrameStream, host: Libp2p }> = []
     const ready = await Promise.all(Array.from({ length: CLIENTS }, async () => {
-      const { client } = await net.addClient(toNano('2'))
+      const { client, wallet } = await net.addClient(toNano('2'))
       const provider = await client.connect(addr)
       const channel = await client.openChannel(provider, toNano('0.5'))
       await provider.session.close()
-      return channel
+      return { channel, key: wallet.keyPair }
     }))
-    for (const channel of ready) {
+    for (const { channel, key } of ready) {
       const host = await createLibp2p(transportOptions(undefined))
       const frames = new FrameStream(await host.dialProtocol(addr, JOB_PROTOCOL))
-      await frames.write({ hello: { channel: channel.toRawString() } })
+      // bind with the channel client key's proof over the node's fresh nonce
+      await frames.write({ hello: { channel: '', signature: new Uint8Array(0) } })
+      const { nonce } = (await frames.read()).welcome!
+      const proof = helloProof({ globalId: GLOBAL_ID, channel, nodeKey: node.identity.keyPair.publicKey, nonce })
+      await frames.write({ hello: { channel: channel.toRawString(), signature: signCell(proof, key.secretKey) } })
       expect((await frames.read()).kind).toBe('welcome')
       sessions.push({ frames, host })
     }

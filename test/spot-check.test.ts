@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { toNano } from '@ton/core'
 import { walletSender } from '../chain/client.ts'
-import { float32Tensor, ProviderPool, ProviderRejectedError, SpotChecker, submitEquivocation } from '../client/index.ts'
+import { float32Tensor, JobFailedError, ProviderPool, ProviderRejectedError, SpotChecker, submitEquivocation } from '../client/index.ts'
 import { Provider, ProviderState } from '../contracts/index.ts'
 import type { Inference } from '../node/job-service.ts'
 import { startLocalNet, type LocalNet } from './localnet.ts'
@@ -32,7 +32,7 @@ describe('spot checks catch a node that equivocates, and the proof slashes it on
   afterAll(async () => { await net?.close() })
 
   it('re-runs on a second provider, finds the cheat contradicting itself, and the report slashes its stake', async () => {
-    const cheat = await net.addRogueNode({ inference: equivocating })
+    const cheat = await net.addRogueNode({ inference: equivocating, equivocate: true })
     const { node: honest } = await net.addNode()
     const { client, wallet } = await net.addClient()
     const pool = new ProviderPool(client, {
@@ -63,6 +63,21 @@ describe('spot checks catch a node that equivocates, and the proof slashes it on
     const err = await fresh.connect(cheat.address).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ProviderRejectedError)
     await pool.close()
+  })
+
+  it('a node whose model flips an output refuses to sign the second, different output, so it cannot be framed by its own bug', async () => {
+    const flaky = await net.addRogueNode({ inference: equivocating }) // its own guard is on
+    const { client } = await net.addClient()
+    const p = await client.connect(flaky.address)
+    await client.openChannel(p, toNano('0.1'))
+    const first = await p.session.run('mlp-64-10', [x])
+    const second = await p.session.run('mlp-64-10', [x]).catch((e: unknown) => e)
+    expect((second as JobFailedError).code).toBe('INFERENCE_FAILED')
+    expect(p.session.paid.seqno).toBe(1) // nothing billed for it
+    // the output it signed before is still the one it signs
+    const third = await p.session.run('mlp-64-10', [x])
+    expect(third.receipt.outputHash.equals(first.receipt.outputHash)).toBe(true)
+    await p.session.close()
   })
 
   it('honest providers agree, and nothing is reported', async () => {

@@ -9,6 +9,7 @@ import { pino, type Logger } from 'pino'
 import { chainClient, walletFromKey, walletSender } from '../../chain/index.ts'
 import { discoveredCandidates, ProviderPool, SilkClient, type Candidate, type ChatRequest } from '../../client/index.ts'
 import type { ChatTurn, ScoredLabel } from '../../protocol/text.ts'
+import { loggerOptions } from '../../protocol/logging.ts'
 
 /** What the bot needs of a ProviderPool. */
 export type BotPool = Pick<ProviderPool, 'use' | 'classify'>
@@ -70,7 +71,7 @@ export function warningFor (flagged: readonly ScoredLabel[]): string {
  */
 export function createBot (options: BotOptions): Bot {
   const { pool, chatModel, moderationModel } = options
-  const log = options.logger ?? pino({ level: 'silent' })
+  const log = options.logger ?? pino(loggerOptions('silent'))
   const threshold = options.moderationThreshold ?? 0.5
   const safeLabels = options.safeLabels ?? ['ok']
   const maxNewTokens = options.maxAnswerTokens ?? 200
@@ -141,7 +142,8 @@ export function createBot (options: BotOptions): Bot {
 
 /**
  * Runs the bot with long polling. Settings from the environment:
- * TELEGRAM_BOT_TOKEN; SILK_ENDPOINT (TON HTTP API), SILK_API_KEY (optional), SILK_REGISTRY,
+ * TELEGRAM_BOT_TOKEN; SILK_NETWORK (mainnet, testnet or local: required, no default);
+ * SILK_ENDPOINT (TON HTTP API), SILK_API_KEY (optional), SILK_REGISTRY,
  * SILK_MNEMONIC (the client wallet that opens and funds channels); SILK_PROVIDERS (comma-separated
  * multiaddrs; unset = discovery); SILK_DEPOSIT (TON per channel, default 0.5); SILK_CHAT_MODEL
  * (default tiny-chat); SILK_MODERATION_MODEL (default tiny-moderation).
@@ -152,15 +154,18 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
     if (v === undefined || v === '') throw new Error(`set ${name}`)
     return v
   }
-  const log = pino({ level: 'info' })
+  const log = pino(loggerOptions('info'))
   const token = need('TELEGRAM_BOT_TOKEN')
+  const network = need('SILK_NETWORK')
+  if (network !== 'mainnet' && network !== 'testnet' && network !== 'local') throw new Error('SILK_NETWORK must be mainnet, testnet or local')
   const chain = chainClient(need('SILK_ENDPOINT'), env.SILK_API_KEY)
   const wallet = walletFromKey(await mnemonicToPrivateKey(need('SILK_MNEMONIC').split(/\s+/)))
   const client = new SilkClient({
     chain,
     registry: Address.parse(need('SILK_REGISTRY')),
     wallet: { address: wallet.address, sender: walletSender(chain, wallet) },
-    clientKey: wallet.keyPair
+    clientKey: wallet.keyPair,
+    network
   })
   await client.start()
   const fixed = (env.SILK_PROVIDERS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')

@@ -8,6 +8,8 @@ export interface AdvertModel {
   name: string
   task: string
   pricePerUnit: bigint
+  deterministic: boolean
+  execution: string
 }
 
 export namespace AdvertModel {
@@ -40,6 +42,16 @@ export namespace AdvertModel {
           w.uint64(obj.pricePerUnit)
         }
 
+        if ((obj.deterministic != null && obj.deterministic !== false)) {
+          w.uint32(40)
+          w.bool(obj.deterministic)
+        }
+
+        if ((obj.execution != null && obj.execution !== '')) {
+          w.uint32(50)
+          w.string(obj.execution)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -48,7 +60,9 @@ export namespace AdvertModel {
           hash: uint8ArrayAlloc(0),
           name: '',
           task: '',
-          pricePerUnit: 0n
+          pricePerUnit: 0n,
+          deterministic: false,
+          execution: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -71,6 +85,14 @@ export namespace AdvertModel {
             }
             case 4: {
               obj.pricePerUnit = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.deterministic = reader.bool()
+              break
+            }
+            case 6: {
+              obj.execution = reader.string()
               break
             }
             default: {
@@ -116,6 +138,20 @@ export namespace AdvertModel {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.deterministic`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.execution`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -148,6 +184,16 @@ export namespace AdvertModel {
     value: bigint
   }
 
+  export interface AdvertModelDeterministicFieldEvent {
+    field: '$.deterministic'
+    value: boolean
+  }
+
+  export interface AdvertModelExecutionFieldEvent {
+    field: '$.execution'
+    value: string
+  }
+
   export function encode (obj: Partial<AdvertModel>): Uint8Array {
     return encodeMessage(obj, AdvertModel.codec())
   }
@@ -156,7 +202,7 @@ export namespace AdvertModel {
     return decodeMessage(buf, AdvertModel.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AdvertModel>): Generator<AdvertModelHashFieldEvent | AdvertModelNameFieldEvent | AdvertModelTaskFieldEvent | AdvertModelPricePerUnitFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AdvertModel>): Generator<AdvertModelHashFieldEvent | AdvertModelNameFieldEvent | AdvertModelTaskFieldEvent | AdvertModelPricePerUnitFieldEvent | AdvertModelDeterministicFieldEvent | AdvertModelExecutionFieldEvent> {
     return streamMessage(buf, AdvertModel.codec(), opts)
   }
 }
@@ -471,6 +517,18 @@ export namespace AdvertBody {
     index: number
   }
 
+  export interface AdvertBodyModelsDeterministicFieldEvent {
+    field: '$.models[].deterministic'
+    value: boolean
+    index: number
+  }
+
+  export interface AdvertBodyModelsExecutionFieldEvent {
+    field: '$.models[].execution'
+    value: string
+    index: number
+  }
+
   export interface AdvertBodyCapacityFieldEvent {
     field: '$.capacity'
     value: number
@@ -510,7 +568,7 @@ export namespace AdvertBody {
     return decodeMessage(buf, AdvertBody.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AdvertBody>): Generator<AdvertBodyPeerIdFieldEvent | AdvertBodyProviderFieldEvent | AdvertBodyProviderOwnerFieldEvent | AdvertBodyModelsHashFieldEvent | AdvertBodyModelsNameFieldEvent | AdvertBodyModelsTaskFieldEvent | AdvertBodyModelsPricePerUnitFieldEvent | AdvertBodyCapacityFieldEvent | AdvertBodyTeeFieldEvent | AdvertBodyExpiresFieldEvent | AdvertBodySeqFieldEvent | AdvertBodyAddrsFieldEvent | AdvertBodyTeeEvidenceFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AdvertBody>): Generator<AdvertBodyPeerIdFieldEvent | AdvertBodyProviderFieldEvent | AdvertBodyProviderOwnerFieldEvent | AdvertBodyModelsHashFieldEvent | AdvertBodyModelsNameFieldEvent | AdvertBodyModelsTaskFieldEvent | AdvertBodyModelsPricePerUnitFieldEvent | AdvertBodyModelsDeterministicFieldEvent | AdvertBodyModelsExecutionFieldEvent | AdvertBodyCapacityFieldEvent | AdvertBodyTeeFieldEvent | AdvertBodyExpiresFieldEvent | AdvertBodySeqFieldEvent | AdvertBodyAddrsFieldEvent | AdvertBodyTeeEvidenceFieldEvent> {
     return streamMessage(buf, AdvertBody.codec(), opts)
   }
 }

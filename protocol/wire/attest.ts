@@ -1,5 +1,3 @@
-/* eslint-disable require-yield */
-
 import { decodeMessage, encodeMessage, message, streamMessage } from 'protons-runtime'
 import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
@@ -140,7 +138,9 @@ export namespace Evidence {
   }
 }
 
-export interface AttestRequest {}
+export interface AttestRequest {
+  nonce: Uint8Array
+}
 
 export namespace AttestRequest {
   let _codec: Codec<AttestRequest>
@@ -152,11 +152,18 @@ export namespace AttestRequest {
           w.fork()
         }
 
+        if ((obj.nonce != null && obj.nonce.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.nonce)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
-        const obj: any = {}
+        const obj: any = {
+          nonce: uint8ArrayAlloc(0)
+        }
 
         const end = length == null ? reader.len : reader.pos + length
 
@@ -164,6 +171,10 @@ export namespace AttestRequest {
           const tag = reader.uint32()
 
           switch (tag >>> 3) {
+            case 1: {
+              obj.nonce = reader.bytes()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -179,6 +190,13 @@ export namespace AttestRequest {
           const tag = reader.uint32()
 
           switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.nonce`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -191,6 +209,11 @@ export namespace AttestRequest {
     return _codec
   }
 
+  export interface AttestRequestNonceFieldEvent {
+    field: '$.nonce'
+    value: Uint8Array
+  }
+
   export function encode (obj: Partial<AttestRequest>): Uint8Array {
     return encodeMessage(obj, AttestRequest.codec())
   }
@@ -199,7 +222,7 @@ export namespace AttestRequest {
     return decodeMessage(buf, AttestRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AttestRequest>): Generator<{}> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<AttestRequest>): Generator<AttestRequestNonceFieldEvent> {
     return streamMessage(buf, AttestRequest.codec(), opts)
   }
 }

@@ -5,7 +5,7 @@ import { FRAME_LIMITS } from './constants.ts'
 import { DType, Frame, type JobRequest, type Tensor as WireTensor } from './job.ts'
 
 export { Frame, DType }
-export type { Hello, Welcome, ModelInfo, JobRequest, JobResult, VoucherFrame, VoucherAck, ErrorFrame, PartialOutput, Cancel, ChatMessage, Label, LabelSet } from './job.ts'
+export type { Hello, Welcome, ModelInfo, OwedReceipt, JobRequest, JobResult, VoucherFrame, VoucherAck, ErrorFrame, PartialOutput, Cancel, ChatMessage, Label, LabelSet } from './job.ts'
 
 const BODIES = ['hello', 'welcome', 'job', 'result', 'voucher', 'voucherAck', 'error', 'partial', 'cancel'] as const
 export type FrameKind = typeof BODIES[number]
@@ -36,7 +36,7 @@ export function decodeFrame (bytes: Uint8Array | Uint8ArrayList): Frame & { kind
   try {
     frame = Frame.decode(bytes, {
       limits: {
-        welcome: { models: FRAME_LIMITS.maxModels },
+        welcome: { models: FRAME_LIMITS.maxModels, owed: FRAME_LIMITS.maxOwed },
         job: { inputs: FRAME_LIMITS.maxTensors, inputs$: { dims: TENSOR_LIMITS.maxDims }, texts: FRAME_LIMITS.maxTexts, messages: FRAME_LIMITS.maxMessages },
         result: { outputs: FRAME_LIMITS.maxTensors, outputs$: { dims: TENSOR_LIMITS.maxDims }, labels: FRAME_LIMITS.maxTexts, labels$: { labels: FRAME_LIMITS.maxLabels } }
       }

@@ -208,6 +208,7 @@ export namespace Tensor {
 
 export interface Hello {
   channel: string
+  signature: Uint8Array
 }
 
 export namespace Hello {
@@ -225,12 +226,18 @@ export namespace Hello {
           w.string(obj.channel)
         }
 
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.signature)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          channel: ''
+          channel: '',
+          signature: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -241,6 +248,10 @@ export namespace Hello {
           switch (tag >>> 3) {
             case 1: {
               obj.channel = reader.string()
+              break
+            }
+            case 2: {
+              obj.signature = reader.bytes()
               break
             }
             default: {
@@ -265,6 +276,13 @@ export namespace Hello {
               }
               break
             }
+            case 2: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -282,6 +300,11 @@ export namespace Hello {
     value: string
   }
 
+  export interface HelloSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array
+  }
+
   export function encode (obj: Partial<Hello>): Uint8Array {
     return encodeMessage(obj, Hello.codec())
   }
@@ -290,7 +313,7 @@ export namespace Hello {
     return decodeMessage(buf, Hello.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloChannelFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Generator<HelloChannelFieldEvent | HelloSignatureFieldEvent> {
     return streamMessage(buf, Hello.codec(), opts)
   }
 }
@@ -301,6 +324,7 @@ export interface ModelInfo {
   task: string
   pricePerUnit: bigint
   deterministic: boolean
+  execution: string
 }
 
 export namespace ModelInfo {
@@ -338,6 +362,11 @@ export namespace ModelInfo {
           w.bool(obj.deterministic)
         }
 
+        if ((obj.execution != null && obj.execution !== '')) {
+          w.uint32(50)
+          w.string(obj.execution)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -347,7 +376,8 @@ export namespace ModelInfo {
           hash: uint8ArrayAlloc(0),
           task: '',
           pricePerUnit: 0n,
-          deterministic: false
+          deterministic: false,
+          execution: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -374,6 +404,10 @@ export namespace ModelInfo {
             }
             case 5: {
               obj.deterministic = reader.bool()
+              break
+            }
+            case 6: {
+              obj.execution = reader.string()
               break
             }
             default: {
@@ -426,6 +460,13 @@ export namespace ModelInfo {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.execution`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -463,6 +504,11 @@ export namespace ModelInfo {
     value: boolean
   }
 
+  export interface ModelInfoExecutionFieldEvent {
+    field: '$.execution'
+    value: string
+  }
+
   export function encode (obj: Partial<ModelInfo>): Uint8Array {
     return encodeMessage(obj, ModelInfo.codec())
   }
@@ -471,8 +517,120 @@ export namespace ModelInfo {
     return decodeMessage(buf, ModelInfo.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelInfo>): Generator<ModelInfoNameFieldEvent | ModelInfoHashFieldEvent | ModelInfoTaskFieldEvent | ModelInfoPricePerUnitFieldEvent | ModelInfoDeterministicFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelInfo>): Generator<ModelInfoNameFieldEvent | ModelInfoHashFieldEvent | ModelInfoTaskFieldEvent | ModelInfoPricePerUnitFieldEvent | ModelInfoDeterministicFieldEvent | ModelInfoExecutionFieldEvent> {
     return streamMessage(buf, ModelInfo.codec(), opts)
+  }
+}
+
+export interface OwedReceipt {
+  receipt: Uint8Array
+  signature: Uint8Array
+}
+
+export namespace OwedReceipt {
+  let _codec: Codec<OwedReceipt>
+
+  export const codec = (): Codec<OwedReceipt> => {
+    if (_codec == null) {
+      _codec = message<OwedReceipt>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.receipt != null && obj.receipt.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.receipt)
+        }
+
+        if ((obj.signature != null && obj.signature.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.signature)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          receipt: uint8ArrayAlloc(0),
+          signature: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.receipt = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.signature = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.receipt`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.signature`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface OwedReceiptReceiptFieldEvent {
+    field: '$.receipt'
+    value: Uint8Array
+  }
+
+  export interface OwedReceiptSignatureFieldEvent {
+    field: '$.signature'
+    value: Uint8Array
+  }
+
+  export function encode (obj: Partial<OwedReceipt>): Uint8Array {
+    return encodeMessage(obj, OwedReceipt.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OwedReceipt>): OwedReceipt {
+    return decodeMessage(buf, OwedReceipt.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<OwedReceipt>): Generator<OwedReceiptReceiptFieldEvent | OwedReceiptSignatureFieldEvent> {
+    return streamMessage(buf, OwedReceipt.codec(), opts)
   }
 }
 
@@ -483,6 +641,8 @@ export interface Welcome {
   credit: bigint
   lastVoucher: Uint8Array
   lastVoucherSig: Uint8Array
+  nonce: Uint8Array
+  owed: OwedReceipt[]
 }
 
 export namespace Welcome {
@@ -527,6 +687,18 @@ export namespace Welcome {
           w.bytes(obj.lastVoucherSig)
         }
 
+        if ((obj.nonce != null && obj.nonce.byteLength > 0)) {
+          w.uint32(58)
+          w.bytes(obj.nonce)
+        }
+
+        if (obj.owed != null && obj.owed.length > 0) {
+          for (const value of obj.owed) {
+            w.uint32(66)
+            OwedReceipt.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -537,7 +709,9 @@ export namespace Welcome {
           models: [],
           credit: 0n,
           lastVoucher: uint8ArrayAlloc(0),
-          lastVoucherSig: uint8ArrayAlloc(0)
+          lastVoucherSig: uint8ArrayAlloc(0),
+          nonce: uint8ArrayAlloc(0),
+          owed: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -576,6 +750,20 @@ export namespace Welcome {
               obj.lastVoucherSig = reader.bytes()
               break
             }
+            case 7: {
+              obj.nonce = reader.bytes()
+              break
+            }
+            case 8: {
+              if (opts.limits?.owed != null && obj.owed.length === opts.limits.owed) {
+                throw new MaxLengthError('Decode error - repeated field "owed" had too many elements')
+              }
+
+              obj.owed.push(OwedReceipt.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.owed$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -586,7 +774,8 @@ export namespace Welcome {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          models: 0
+          models: 0,
+          owed: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -648,6 +837,31 @@ export namespace Welcome {
               }
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.nonce`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 8: {
+              if (opts.limits?.owed != null && obj.owed === opts.limits.owed) {
+                throw new MaxLengthError('Streaming decode error - repeated field "owed" had too many elements')
+              }
+
+              for (const evt of OwedReceipt.codec().stream(reader, reader.uint32(), `${prefix}.owed[]`, {
+                limits: opts.limits?.owed$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.owed
+                }
+              }
+
+              obj.owed++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -700,6 +914,12 @@ export namespace Welcome {
     index: number
   }
 
+  export interface WelcomeModelsExecutionFieldEvent {
+    field: '$.models[].execution'
+    value: string
+    index: number
+  }
+
   export interface WelcomeCreditFieldEvent {
     field: '$.credit'
     value: bigint
@@ -715,6 +935,23 @@ export namespace Welcome {
     value: Uint8Array
   }
 
+  export interface WelcomeNonceFieldEvent {
+    field: '$.nonce'
+    value: Uint8Array
+  }
+
+  export interface WelcomeOwedReceiptFieldEvent {
+    field: '$.owed[].receipt'
+    value: Uint8Array
+    index: number
+  }
+
+  export interface WelcomeOwedSignatureFieldEvent {
+    field: '$.owed[].signature'
+    value: Uint8Array
+    index: number
+  }
+
   export function encode (obj: Partial<Welcome>): Uint8Array {
     return encodeMessage(obj, Welcome.codec())
   }
@@ -723,7 +960,7 @@ export namespace Welcome {
     return decodeMessage(buf, Welcome.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Welcome>): Generator<WelcomeProviderOwnerFieldEvent | WelcomeProviderFieldEvent | WelcomeModelsNameFieldEvent | WelcomeModelsHashFieldEvent | WelcomeModelsTaskFieldEvent | WelcomeModelsPricePerUnitFieldEvent | WelcomeModelsDeterministicFieldEvent | WelcomeCreditFieldEvent | WelcomeLastVoucherFieldEvent | WelcomeLastVoucherSigFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Welcome>): Generator<WelcomeProviderOwnerFieldEvent | WelcomeProviderFieldEvent | WelcomeModelsNameFieldEvent | WelcomeModelsHashFieldEvent | WelcomeModelsTaskFieldEvent | WelcomeModelsPricePerUnitFieldEvent | WelcomeModelsDeterministicFieldEvent | WelcomeModelsExecutionFieldEvent | WelcomeCreditFieldEvent | WelcomeLastVoucherFieldEvent | WelcomeLastVoucherSigFieldEvent | WelcomeNonceFieldEvent | WelcomeOwedReceiptFieldEvent | WelcomeOwedSignatureFieldEvent> {
     return streamMessage(buf, Welcome.codec(), opts)
   }
 }
@@ -2462,6 +2699,11 @@ export namespace Frame {
     value: string
   }
 
+  export interface FrameHelloSignatureFieldEvent {
+    field: '$.hello.signature'
+    value: Uint8Array
+  }
+
   export interface FrameWelcomeProviderOwnerFieldEvent {
     field: '$.welcome.providerOwner'
     value: string
@@ -2502,6 +2744,12 @@ export namespace Frame {
     index: number
   }
 
+  export interface FrameWelcomeModelsExecutionFieldEvent {
+    field: '$.welcome.models[].execution'
+    value: string
+    index: number
+  }
+
   export interface FrameWelcomeCreditFieldEvent {
     field: '$.welcome.credit'
     value: bigint
@@ -2515,6 +2763,23 @@ export namespace Frame {
   export interface FrameWelcomeLastVoucherSigFieldEvent {
     field: '$.welcome.lastVoucherSig'
     value: Uint8Array
+  }
+
+  export interface FrameWelcomeNonceFieldEvent {
+    field: '$.welcome.nonce'
+    value: Uint8Array
+  }
+
+  export interface FrameWelcomeOwedReceiptFieldEvent {
+    field: '$.welcome.owed[].receipt'
+    value: Uint8Array
+    index: number
+  }
+
+  export interface FrameWelcomeOwedSignatureFieldEvent {
+    field: '$.welcome.owed[].signature'
+    value: Uint8Array
+    index: number
   }
 
   export interface FrameJobJobIdFieldEvent {
@@ -2698,7 +2963,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloChannelFieldEvent | FrameWelcomeProviderOwnerFieldEvent | FrameWelcomeProviderFieldEvent | FrameWelcomeModelsNameFieldEvent | FrameWelcomeModelsHashFieldEvent | FrameWelcomeModelsTaskFieldEvent | FrameWelcomeModelsPricePerUnitFieldEvent | FrameWelcomeModelsDeterministicFieldEvent | FrameWelcomeCreditFieldEvent | FrameWelcomeLastVoucherFieldEvent | FrameWelcomeLastVoucherSigFieldEvent | FrameJobJobIdFieldEvent | FrameJobModelHashFieldEvent | FrameJobInputsNameFieldEvent | FrameJobInputsDtypeFieldEvent | FrameJobInputsDimsFieldEvent | FrameJobInputsDataFieldEvent | FrameJobTextsFieldEvent | FrameJobMessagesRoleFieldEvent | FrameJobMessagesContentFieldEvent | FrameJobPromptFieldEvent | FrameJobMaxNewTokensFieldEvent | FrameJobStreamFieldEvent | FrameResultJobIdFieldEvent | FrameResultOutputsNameFieldEvent | FrameResultOutputsDtypeFieldEvent | FrameResultOutputsDimsFieldEvent | FrameResultOutputsDataFieldEvent | FrameResultReceiptFieldEvent | FrameResultSignatureFieldEvent | FrameResultTextFieldEvent | FrameResultTokensFieldEvent | FrameResultLabelsLabelsLabelFieldEvent | FrameResultLabelsLabelsScoreFieldEvent | FrameVoucherVoucherFieldEvent | FrameVoucherSignatureFieldEvent | FrameVoucherAckSeqnoFieldEvent | FrameErrorJobIdFieldEvent | FrameErrorCodeFieldEvent | FrameErrorMessageFieldEvent | FramePartialJobIdFieldEvent | FramePartialTextFieldEvent | FrameCancelJobIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameHelloChannelFieldEvent | FrameHelloSignatureFieldEvent | FrameWelcomeProviderOwnerFieldEvent | FrameWelcomeProviderFieldEvent | FrameWelcomeModelsNameFieldEvent | FrameWelcomeModelsHashFieldEvent | FrameWelcomeModelsTaskFieldEvent | FrameWelcomeModelsPricePerUnitFieldEvent | FrameWelcomeModelsDeterministicFieldEvent | FrameWelcomeModelsExecutionFieldEvent | FrameWelcomeCreditFieldEvent | FrameWelcomeLastVoucherFieldEvent | FrameWelcomeLastVoucherSigFieldEvent | FrameWelcomeNonceFieldEvent | FrameWelcomeOwedReceiptFieldEvent | FrameWelcomeOwedSignatureFieldEvent | FrameJobJobIdFieldEvent | FrameJobModelHashFieldEvent | FrameJobInputsNameFieldEvent | FrameJobInputsDtypeFieldEvent | FrameJobInputsDimsFieldEvent | FrameJobInputsDataFieldEvent | FrameJobTextsFieldEvent | FrameJobMessagesRoleFieldEvent | FrameJobMessagesContentFieldEvent | FrameJobPromptFieldEvent | FrameJobMaxNewTokensFieldEvent | FrameJobStreamFieldEvent | FrameResultJobIdFieldEvent | FrameResultOutputsNameFieldEvent | FrameResultOutputsDtypeFieldEvent | FrameResultOutputsDimsFieldEvent | FrameResultOutputsDataFieldEvent | FrameResultReceiptFieldEvent | FrameResultSignatureFieldEvent | FrameResultTextFieldEvent | FrameResultTokensFieldEvent | FrameResultLabelsLabelsLabelFieldEvent | FrameResultLabelsLabelsScoreFieldEvent | FrameVoucherVoucherFieldEvent | FrameVoucherSignatureFieldEvent | FrameVoucherAckSeqnoFieldEvent | FrameErrorJobIdFieldEvent | FrameErrorCodeFieldEvent | FrameErrorMessageFieldEvent | FramePartialJobIdFieldEvent | FramePartialTextFieldEvent | FrameCancelJobIdFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }
