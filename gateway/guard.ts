@@ -111,6 +111,11 @@ export class SpendingLimits {
 
   constructor (private readonly options: SpendingLimitsOptions, private readonly now: () => number = Date.now) {}
 
+  /** the most one request may cost, nanoton */
+  get perRequest (): bigint {
+    return this.options.perRequest
+  }
+
   reserve (key: string): Reservation {
     this.roll()
     const keyLimit = this.options.perKey ?? this.options.total

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { pino, type Logger } from 'pino'
 import { loggerOptions } from '../protocol/logging.ts'
-import type { ChatRequest, PaidJob, ProviderPool, RunOptions, VerifiedProvider } from '../client/index.ts'
+import { BudgetExceededError, type ChatRequest, type PaidJob, type ProviderPool, type RunOptions, type VerifiedProvider } from '../client/index.ts'
 import { GatewayConfigError } from './config.ts'
 import { DEFAULTS } from './constants.ts'
 import { GatewayError, invalidRequest, modelNotFound, toGatewayError } from './errors.ts'
@@ -159,6 +159,12 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       const done = await work(reservation.amount)
       cost = BigInt(done.silk.cost)
       return done
+    } catch (err) {
+      // above the per-request cap, no later retry helps: the request itself is too expensive
+      if (err instanceof BudgetExceededError && reservation.amount === limits.perRequest) {
+        throw invalidRequest(`This request could cost up to ${err.worstCase} nanoton, above this gateway's limit of ${limits.perRequest} per request; lower max_tokens`, 'max_tokens', 'request_too_expensive')
+      }
+      throw err
     } finally {
       limits.settle(reservation, cost)
     }

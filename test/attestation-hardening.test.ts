@@ -15,7 +15,8 @@ import {
   allowListOf, AttestationVerifier, checkPccsUrl, DevVerifier, parseTdxQuote, PccsCollateral, requestEvidence, staticCollateral,
   TdxVerifier, verifyTdxQuote, type Collateral, type CollateralFetcher
 } from '../client/attestation.ts'
-import { AttestationService, DevAttestor, TdxAttestor, type TsmFileSystem } from '../node/attestation.ts'
+import { AttestationService, DevAttestor, TdxAttestor } from '../node/attestation.ts'
+import { emulatedTsm } from './emulated-tsm.ts'
 import {
   ATTEST_LIMITS, ATTEST_PROTOCOL, AttestationError, decodeAttestRequest, encodeAttestRequest, newChallenge, reportData,
   signDevEvidence, type Challenge, type Evidence
@@ -409,37 +410,6 @@ describe('freshness: the client\'s nonce in the report data', () => {
   })
 })
 
-/** A directory that behaves like configfs-tsm: writing `inblob` makes `outblob` hold the canned quote. */
-function emulatedTsm (quote: Buffer, gate?: Promise<void>): { fs: TsmFileSystem, inblobs: Buffer[], live: () => number, maxLive: () => number } {
-  const inblobs: Buffer[] = []
-  let live = 0
-  let maxLive = 0
-  return {
-    inblobs,
-    live: () => live,
-    maxLive: () => maxLive,
-    fs: {
-      mkdir: async (path) => {
-        await mkdir(path)
-        live++
-        maxLive = Math.max(maxLive, live)
-        await writeFile(join(path, 'provider'), 'tdx_guest\n')
-        await writeFile(join(path, 'generation'), '0\n')
-      },
-      rmdir: async (path) => { await rm(path, { recursive: true }); live-- },
-      writeFile: async (path, data) => {
-        await writeFile(path, data)
-        if (basename(path) !== 'inblob') return
-        inblobs.push(Buffer.from(data))
-        await gate
-        await writeFile(join(dirname(path), 'outblob'), quote)
-        const gen = Number((await readFile(join(dirname(path), 'generation'), 'utf8')).trim())
-        await writeFile(join(dirname(path), 'generation'), `${gen + 1}\n`)
-      },
-      readFile: async (path) => await readFile(path)
-    }
-  }
-}
 
 describe('freshness over /silk/attest/2.0.0 between two libp2p nodes', () => {
   let node: Libp2p

@@ -11,7 +11,8 @@ import {
   allowListOf, AttestationVerifier, collateralNextUpdate, DEFAULT_ACCEPTED_TCB_STATUSES, DevVerifier, judgeTdxReport, parseTdxQuote,
   PccsCollateral, requestEvidence, staticCollateral, TCB_NOT_SUPPORTED, TdxVerifier, verifyTdxQuote
 } from '../client/attestation.ts'
-import { AttestationService, DevAttestor, TdxAttestor, type TsmFileSystem } from '../node/attestation.ts'
+import { AttestationService, DevAttestor, TdxAttestor } from '../node/attestation.ts'
+import { emulatedTsm } from './emulated-tsm.ts'
 import {
   applyTeePolicy, ATTEST_LIMITS, ATTEST_PROTOCOL, AttestationError, decodeAttestResponse, DEV_MEASUREMENT, encodeAttestResponse,
   decodeAttestRequest, devSignedBytes, encodeAttestRequest, encodeEvidence, evidenceHash, measurementDigest, newChallenge, NoAttestationError,
@@ -319,33 +320,6 @@ describe.skipIf(!runTdxTests)('TDX quotes (real Intel samples)', () => {
   })
 })
 
-/** A temp directory that behaves like configfs-tsm: writing `inblob` makes `outblob` hold the canned quote. */
-function emulatedTsm (quote: Buffer): { fs: TsmFileSystem, inblobs: Buffer[], entries: () => number } {
-  const inblobs: Buffer[] = []
-  let live = 0
-  return {
-    inblobs,
-    entries: () => live,
-    fs: {
-      mkdir: async (path) => {
-        await mkdir(path)
-        live++
-        await writeFile(join(path, 'provider'), 'tdx_guest\n')
-        await writeFile(join(path, 'generation'), '0\n')
-      },
-      rmdir: async (path) => { await rm(path, { recursive: true }); live-- },
-      writeFile: async (path, data) => {
-        await writeFile(path, data)
-        if (basename(path) !== 'inblob') return
-        inblobs.push(Buffer.from(data))
-        await writeFile(join(dirname(path), 'outblob'), quote)
-        const gen = Number((await readFile(join(dirname(path), 'generation'), 'utf8')).trim())
-        await writeFile(join(dirname(path), 'generation'), `${gen + 1}\n`)
-      },
-      readFile: async (path) => await readFile(path)
-    }
-  }
-}
 
 describe('/silk/attest/1.0.0 between two libp2p nodes', () => {
   let node: Libp2p
@@ -457,7 +431,7 @@ describe('/silk/attest/1.0.0 between two libp2p nodes', () => {
       expect(tsm.inblobs).toHaveLength(2)
       expect(tsm.inblobs[1]).toEqual(reportData(id.keyPair.publicKey, good.asOf + 3600, nonce))
       expect(tsm.inblobs[1]).toEqual(reportData(peerPublicKey(node.peerId)!, evidence.expiresAt, nonce))
-      expect(tsm.entries()).toBe(0)
+      expect(tsm.live()).toBe(0)
       const verifier = new AttestationVerifier({
         network: 'mainnet',
         allowList: allowListOf([GOOD_MEASUREMENT]),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'node:http'
 import { toNano } from '@ton/core'
-import OpenAI, { RateLimitError } from 'openai'
+import OpenAI, { BadRequestError, RateLimitError } from 'openai'
 import { BudgetExceededError, ProviderPool, type VerifiedProvider } from '../client/index.ts'
 import { GatewayConfigError, SpendingLimits, startGateway, type Gateway, type GatewayModel } from '../gateway/index.ts'
 import { startLocalNet, type LocalNet } from './localnet.ts'
@@ -133,6 +133,13 @@ describe('the gateway spends only what its owner allows (real node, real pool)',
     expect((err as BudgetExceededError).worstCase).toBe(4_000n)
     const ok = await pool.use('tiny-chat', async (p) => await p.session.chat('tiny-chat', { prompt: 'Hi', maxNewTokens: 4 }, { maxCost: 4_000n }).result)
     expect(ok.cost).toBeLessThanOrEqual(4_000n)
+  })
+
+  it('refuses a request whose worst case is above the per-request cap as a 400 naming max_tokens, before anything runs', async () => {
+    const openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 })
+    const err = await openai.chat.completions.create({ model: 'tiny-chat', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 }).then(() => undefined, (e: unknown) => e)
+    expect(err).toBeInstanceOf(BadRequestError)
+    expect(err).toMatchObject({ code: 'request_too_expensive', param: 'max_tokens' })
   })
 
   it('stops at the spending limit with an OpenAI-shaped insufficient_quota error, having paid no more than the limit', async () => {

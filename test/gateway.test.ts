@@ -45,7 +45,8 @@ describe('the OpenAI-compatible gateway, driven by the official openai client ag
         return r
       }, signal)
     }
-    gateway = await startGateway({ pool: watched, models: () => MODELS })
+    // spending limits wide enough that the node, not the gateway, refuses the over-long request below
+    gateway = await startGateway({ pool: watched, models: () => MODELS, spending: { total: toNano('10'), perRequest: toNano('1') } })
     openai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 })
   })
   afterAll(async () => {
