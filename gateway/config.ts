@@ -38,6 +38,17 @@ export const GatewayConfigSchema = z.strictObject({
   acceptedTcbStatuses: z.array(z.string()).optional(),
   /** the models to offer; unset = what the `providers` serve */
   models: z.array(z.strictObject({ id: z.string().min(1), task: z.enum(['text-generation', 'text-classification']) })).min(1).optional(),
+  /** what the gateway's wallet may spend (nanoton): overall and per API key per period, and per request */
+  spending: z.strictObject({
+    periodHours: z.number().positive().max(24 * 366).default(24),
+    total: nanoton.default(DEFAULTS.spending.total),
+    perKey: nanoton.optional(),
+    perRequest: nanoton.default(DEFAULTS.spending.perRequest)
+  }).default({ periodHours: 24, total: DEFAULTS.spending.total, perRequest: DEFAULTS.spending.perRequest }),
+  /** Host header names to answer (DNS-rebinding guard); default the loopback names, or `host` */
+  allowedHosts: z.array(z.string().min(1)).optional(),
+  /** web origins allowed to call the API from a browser (CORS); default none */
+  corsOrigins: z.array(z.url()).default([]),
   host: z.string().default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8080),
   moderationThreshold: z.number().min(0).max(1).default(DEFAULTS.moderationThreshold),

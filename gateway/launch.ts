@@ -47,6 +47,14 @@ export async function launchGateway (config: GatewayConfig, secrets: GatewaySecr
       moderationThreshold: config.moderationThreshold,
       defaultMaxTokens: config.defaultMaxTokens,
       maxBodyBytes: config.maxBodyBytes,
+      corsOrigins: config.corsOrigins,
+      spending: {
+        periodMs: config.spending.periodHours * 3_600_000,
+        total: config.spending.total,
+        perRequest: config.spending.perRequest,
+        ...(config.spending.perKey !== undefined ? { perKey: config.spending.perKey } : {})
+      },
+      ...(config.allowedHosts !== undefined ? { allowedHosts: config.allowedHosts } : {}),
       ...(secrets.apiKeys !== undefined && secrets.apiKeys.length > 0 ? { apiKeys: secrets.apiKeys } : {}),
       ...(config.moderationModel !== undefined ? { moderationModel: config.moderationModel } : {}),
       ...(config.jobTimeoutMs !== undefined ? { jobTimeoutMs: config.jobTimeoutMs } : {})

@@ -3,7 +3,7 @@ import { request } from 'node:http'
 import { toNano } from '@ton/core'
 import OpenAI, { BadRequestError, RateLimitError } from 'openai'
 import { BudgetExceededError, ProviderPool, type VerifiedProvider } from '../client/index.ts'
-import { GatewayConfigError, SpendingLimits, startGateway, type Gateway, type GatewayModel } from '../gateway/index.ts'
+import { GatewayConfigError, parseGatewayConfig, SpendingLimits, startGateway, type Gateway, type GatewayModel } from '../gateway/index.ts'
 import { startLocalNet, type LocalNet } from './localnet.ts'
 
 const MODELS: GatewayModel[] = [{ id: 'tiny-chat', task: 'text-generation' }]
@@ -52,6 +52,21 @@ describe('spending limits', () => {
     now = 1500
     limits.settle(r, 30n)
     expect(limits.spent()).toBe(30n)
+  })
+})
+
+describe('gateway config', () => {
+  const base = { chain: { network: 'local', endpoint: 'http://127.0.0.1:1/jsonRPC', registry: '0:' + 'cd'.repeat(32) }, providers: ['/ip4/127.0.0.1/tcp/1/p2p/12D3KooWRBhwfeP2Y4TCx1SM6s9rUoHhR5STiGwxBhgFRcw3UERE'] }
+  it('spends at most 1 TON a day and 0.05 TON a request unless told otherwise, with no web origin allowed', () => {
+    const c = parseGatewayConfig(base)
+    expect(c.spending).toEqual({ periodHours: 24, total: 1_000_000_000n, perRequest: 50_000_000n })
+    expect(c.corsOrigins).toEqual([])
+  })
+  it('takes spending limits, origins and hosts, and names a bad field', () => {
+    const c = parseGatewayConfig({ ...base, spending: { total: '5000000000', perKey: '1000000000', perRequest: '10000000', periodHours: 1 }, corsOrigins: ['https://app.example'], allowedHosts: ['gw.example'] })
+    expect(c.spending).toEqual({ periodHours: 1, total: 5_000_000_000n, perKey: 1_000_000_000n, perRequest: 10_000_000n })
+    expect(() => parseGatewayConfig({ ...base, spending: { total: '-1' } })).toThrow(/spending\.total/)
+    expect(() => parseGatewayConfig({ ...base, corsOrigins: ['not a url'] })).toThrow(/corsOrigins/)
   })
 })
 
