@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { Address, type Sender } from '@ton/core'
 import type { KeyPair } from '@ton/crypto'
@@ -20,7 +20,8 @@ import { checkProvider } from './verify.ts'
 import type { ModelInfo } from '../protocol/wire/frames.ts'
 import { ChainCache } from './chain-cache.ts'
 import { AttestationVerifier, PccsCollateral, registryAllowList, type CollateralSource } from './attestation.ts'
-import type { TeePolicy, TeeTier, Verdict } from '../protocol/attestation.ts'
+import type { AttestationError, TeePolicy, TeeTier, Verdict } from '../protocol/attestation.ts'
+import { SessionTier } from './session-tier.ts'
 
 export interface ClientWallet {
   address: Address
@@ -57,8 +58,21 @@ export interface SilkClientOptions {
   tokenCounters?: Readonly<Record<string, TokenCounter>>
   /** how long chain reads (registry parameters, provider records, the model allow-list) are reused, ms; default 10 s */
   chainCacheMs?: number
-  /** where TDX collateral comes from (default: Intel's PCS) and which TCB statuses pass */
-  attestation?: { collateral?: CollateralSource, acceptedTcbStatuses?: readonly string[] }
+  /** where TDX collateral comes from (default: Intel's PCS), which TCB statuses pass, how long verdicts last */
+  attestation?: ClientAttestationOptions
+}
+
+export interface ClientAttestationOptions {
+  collateral?: CollateralSource
+  acceptedTcbStatuses?: readonly string[]
+  /** seconds a verdict lasts after the client's challenge; default ATTEST_LIMITS.maxEvidenceAgeSeconds (600) */
+  maxEvidenceAgeSeconds?: number
+  /** an open session's verdict is renewed this many seconds before it expires; default 60 (at most a fifth of its life) */
+  renewBeforeSeconds?: number
+  /** under `preferred`, a session's node that proved no tier is asked again after this many seconds; default 300 */
+  recheckSeconds?: number
+  /** the client's clock, unix seconds (tests move it) */
+  now?: () => number
 }
 
 export interface ClientDiscoveryOptions extends Omit<DiscoveryTransportOptions, 'role' | 'relayServer' | 'relayReserve'> {
@@ -84,7 +98,10 @@ export interface VerifiedProvider {
   stake: bigint
   /** the Provider's registration epoch; every receipt must name it */
   epoch: number
-  /** the trust tier checked for this provider; every result of its session carries it too */
+  /**
+   * the trust tier checked when connecting; the session keeps it fresh (session.tier, now) and each
+   * result carries the tier valid when it was verified
+   */
   tee: { tier: TeeTier, verdict?: Verdict }
 }
 
@@ -94,12 +111,16 @@ export interface VerifiedProvider {
  */
 export class SilkClient {
   private readonly attestation: AttestationVerifier
+  /** the client's clock for attestation, unix seconds */
+  private readonly now: () => number
   private readonly reads: ChainCache
   private libp2p?: Libp2p
   private ownsLibp2p = false
   private finder?: ProviderFinder
   private readonly timeoutMs: number
   private readonly globalId: number
+  /** the tier keepers of open sessions: their renewals stop with the client */
+  private readonly tiers = new Set<SessionTier>()
   /** the channel this client opened to each provider (owner + node key), by its address's nonce */
   private readonly channels = new Map<string, Address>()
 
@@ -108,12 +129,15 @@ export class SilkClient {
       throw new TypeError('SilkClient needs options.network: "mainnet", "testnet" or "local" (there is no default)')
     }
     this.globalId = globalIdOf(opts.network)
+    this.now = opts.attestation?.now ?? (() => Math.floor(Date.now() / 1000))
     this.reads = new ChainCache(opts.chainCacheMs ?? 10_000)
     this.attestation = new AttestationVerifier({
       network: opts.network,
       allowList: registryAllowList(opts.chain, opts.registry),
       collateral: opts.attestation?.collateral ?? new PccsCollateral(),
-      ...(opts.attestation?.acceptedTcbStatuses !== undefined ? { acceptedTcbStatuses: opts.attestation.acceptedTcbStatuses } : {})
+      ...(opts.attestation?.acceptedTcbStatuses !== undefined ? { acceptedTcbStatuses: opts.attestation.acceptedTcbStatuses } : {}),
+      ...(opts.attestation?.maxEvidenceAgeSeconds !== undefined ? { maxEvidenceAgeSeconds: opts.attestation.maxEvidenceAgeSeconds } : {}),
+      now: this.now
     })
     this.timeoutMs = opts.timeoutMs ?? 30_000
   }
@@ -141,6 +165,7 @@ export class SilkClient {
   }
 
   async stop (): Promise<void> {
+    for (const tier of [...this.tiers]) tier.stop()
     this.finder?.stop()
     this.finder = undefined
     if (this.libp2p !== undefined && this.ownsLibp2p) await this.libp2p.stop()
@@ -200,11 +225,15 @@ export class SilkClient {
       }
       checkOffer(session.models, [...(advert?.models ?? []), ...(options.prices ?? [])])
       if (options.maxPricePerUnit !== undefined) session.limitPrice(options.maxPricePerUnit)
-      const decision = await this.attestation.decide(this.libp2p!, remote!, this.opts.tee ?? 'off', options)
+      const policy = this.opts.tee ?? 'off'
+      const decision = await this.attestation.decide(this.libp2p!, remote!, policy, options)
       if (!decision.allowed) {
-        throw new ProviderRejectedError('TEE_REQUIRED', `a verified confidential VM is required: ${decision.error?.message ?? 'no attestation'}`)
+        const refused = new ProviderRejectedError('TEE_REQUIRED', `a verified confidential VM is required: ${decision.error?.message ?? 'no attestation'}`)
+        // the attestation failure, so a caller can tell the node's fault from the client's (collateral unavailable)
+        refused.cause = decision.error
+        throw refused
       }
-      session.tier = decision.tier
+      session.attachTier(this.sessionTier(session, remote!, policy, decision))
       session.epoch = checked.epoch
       await this.applyAllowList(session)
       return { session, provider: checked.provider, providerOwner: checked.providerOwner, stake: checked.stake, epoch: checked.epoch, nodeKey, tee: { tier: decision.tier, ...(decision.verdict !== undefined ? { verdict: decision.verdict } : {}) } }
@@ -212,6 +241,28 @@ export class SilkClient {
       await session.close()
       throw err
     }
+  }
+
+  /** The keeper of a session's tier: re-attests its node before the verdict expires, for as long as the session lives. */
+  private sessionTier (session: ProviderSession, peer: PeerId, policy: TeePolicy, decision: { verdict?: Verdict, error?: AttestationError }): SessionTier {
+    const a = this.opts.attestation
+    const tier: SessionTier = new SessionTier({
+      policy,
+      now: this.now,
+      attest: async (signal) => {
+        if (this.libp2p === undefined) throw new ConnectionError('the client is stopped')
+        return await this.attestation.attest(this.libp2p, peer, signal !== undefined ? { signal } : {})
+      },
+      // a required tier lost: the session ends; a pool moves on to another provider
+      onLost: () => { void session.close() },
+      onStop: () => { this.tiers.delete(tier) },
+      ...(decision.verdict !== undefined ? { verdict: decision.verdict } : {}),
+      ...(decision.error !== undefined ? { error: decision.error } : {}),
+      ...(a?.renewBeforeSeconds !== undefined ? { renewBeforeSeconds: a.renewBeforeSeconds } : {}),
+      ...(a?.recheckSeconds !== undefined ? { recheckSeconds: a.recheckSeconds } : {})
+    })
+    this.tiers.add(tier)
+    return tier
   }
 
   /**

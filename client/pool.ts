@@ -1,5 +1,5 @@
 import type { Tensor } from '../protocol/tensor.ts'
-import { tierRank, type TeePolicy, type TeeTier } from '../protocol/attestation.ts'
+import { AttestationError, tierRank, type TeePolicy, type TeeTier } from '../protocol/attestation.ts'
 import type { SilkClient, VerifiedProvider } from './client.ts'
 import { InvalidReceiptError, isRetryable, JobFailedError, ProviderRejectedError, SilkError, UnknownModelError } from './errors.ts'
 import { withRetry, type RetryOptions } from './retry.ts'
@@ -11,7 +11,10 @@ export interface Candidate {
   address: string
   pricePerUnit?: bigint
   stake?: bigint
-  /** TEE kind from the provider's advert ('tdx', 'dev', 'none'), when known */
+  /**
+   * TEE kind from the provider's advert ('tdx', 'dev', 'none'), when known: a claim, used only to
+   * choose whom to try first; ranking follows the tier the node proves once connected
+   */
   tee?: string
 }
 
@@ -25,10 +28,15 @@ export interface ProviderPoolOptions {
   /** refuse providers that charge more per unit */
   maxPricePerUnit?: bigint
   /**
-   * confidential tier: 'required' skips providers whose advert says they have no TEE (the client's
-   * own tee policy still checks the attestation on connect); 'preferred' tries attested ones first
+   * confidential tier: 'required' skips providers whose advert says they have no TEE, or that failed
+   * to prove one (the client's own tee policy checks the attestation on connect and keeps it fresh);
+   * 'preferred' ranks providers by the tier they prove, best first
    */
   tee?: TeePolicy
+  /** how long an advert's tee claim its node could not prove is ignored (the node ranks by what it proved), ms; default 1 h */
+  demoteMs?: number
+  /** the pool's clock for cooldowns and demotions, ms (tests move it); default Date.now */
+  now?: () => number
   retry?: RetryOptions
   /** how long a provider that failed is left alone, ms; default 30 s */
   cooldownMs?: number
@@ -53,7 +61,8 @@ interface Entry {
   latencyMs: number
   inFlight: number
   failedUntil: number
-  tee?: string
+  /** the tier the advert claims, if it says */
+  claimed?: TeeTier
   /** per model name, the price the provider's advert (or the candidate source) stated: its Welcome must match */
   advertised: Map<string, bigint>
   /** a top-up on its way to the chain; jobs wait for it */
@@ -75,6 +84,27 @@ export async function discoveredCandidates (client: SilkClient, model: string, s
   })
 }
 
+export const POOL_DEFAULTS = {
+  /** an advert's tee claim that its node could not prove is ignored this long, ms */
+  demoteMs: 3_600_000
+} as const
+
+/** An advert's `tee` string as a tier claim: anything unknown claims nothing. */
+function claimOf (tee: string | undefined): TeeTier | undefined {
+  return tee === 'tdx' || tee === 'dev' || tee === 'none' ? tee : undefined
+}
+
+/**
+ * Whether a failed attestation is the node's doing: collateral the client's PCCS could not provide
+ * proves nothing about the node, and must not demote every TDX node while the PCS is down.
+ */
+function nodesFault (err: unknown): boolean {
+  return !(err instanceof AttestationError && err.code === 'COLLATERAL_UNAVAILABLE')
+}
+
+/** Thrown inside the pool only: a provider's claim fell on connect and a better one is waiting. */
+class Outranked extends Error {}
+
 /** Failures after which another provider may do better. */
 function worthFailover (err: unknown): boolean {
   return isRetryable(err) || err instanceof ProviderRejectedError || err instanceof InvalidReceiptError ||
@@ -83,13 +113,20 @@ function worthFailover (err: unknown): boolean {
 
 /**
  * Runs jobs on the best available provider of a model and fails over to the next one when a
- * provider dies, misbehaves or refuses. Choice: least loaded, then cheapest, then fastest
+ * provider dies, misbehaves or refuses. Choice: under `preferred`, the best tier the provider
+ * proves (an advert's claim only until checked); then least loaded, then cheapest, then fastest
  * (measured), then most staked. Connections and channels are kept warm between jobs.
  */
 export class ProviderPool {
   private readonly entries = new Map<string, Entry>()
+  /** per address: the tier a node proved below what its advert claimed, remembered until `until` (ms) */
+  private readonly demoted = new Map<string, { tier: TeeTier, until: number }>()
 
-  constructor (private readonly client: SilkClient, private readonly options: ProviderPoolOptions) {}
+  private readonly now: () => number
+
+  constructor (private readonly client: SilkClient, private readonly options: ProviderPoolOptions) {
+    this.now = options.now ?? Date.now
+  }
 
   /** Runs `work` on one given provider, no failover (spot checks, audits). */
   async useAt<T> (address: string, work: (provider: VerifiedProvider) => Promise<T>): Promise<T> {
@@ -117,24 +154,12 @@ export class ProviderPool {
     const tried = new Set<string>()
     const excluded = new Set(exclude)
     return await withRetry(async () => {
-      const entry = await this.pick(model, tried, signal, excluded)
-      tried.add(entry.address)
-      entry.inFlight++
-      try {
-        const provider = await this.ready(entry)
-        await entry.topping
-        const started = performance.now()
-        const result = await work(provider)
-        const ms = performance.now() - started
-        entry.latencyMs = entry.latencyMs === 0 ? ms : 0.8 * entry.latencyMs + 0.2 * ms
-        this.topUpIfLow(entry)
-        return { ...result, address: entry.address }
-      } catch (err) {
-        if (err instanceof JobFailedError && err.code === 'DEPOSIT_EXHAUSTED') this.topUpIfLow(entry, true)
-        else if (worthFailover(err) || err instanceof UnknownModelError) this.drop(entry)
-        throw err
-      } finally {
-        entry.inFlight--
+      for (;;) {
+        const entry = await this.pick(model, tried, signal, excluded)
+        tried.add(entry.address)
+        const result = await this.useEntry(entry, work)
+        if (result !== undefined) return result
+        // its advert claimed a tier it could not prove, and a better provider is waiting: not a failure
       }
     }, {
       retries: 3,
@@ -145,10 +170,64 @@ export class ProviderPool {
     })
   }
 
+  /** One attempt on one provider; undefined when it was outranked on connect (nothing ran). */
+  private async useEntry<T> (entry: Entry, work: (provider: VerifiedProvider) => Promise<T>): Promise<(T & { address: string }) | undefined> {
+    entry.inFlight++
+    try {
+      let provider
+      try {
+        provider = await this.ready(entry)
+      } catch (err) {
+        if (err instanceof Outranked) return undefined
+        throw err
+      }
+      await entry.topping
+      const started = performance.now()
+      const result = await work(provider)
+      const ms = performance.now() - started
+      entry.latencyMs = entry.latencyMs === 0 ? ms : 0.8 * entry.latencyMs + 0.2 * ms
+      this.topUpIfLow(entry)
+      return { ...result, address: entry.address }
+    } catch (err) {
+      // a required tier lost on an open session (the node stopped attesting, its evidence or its
+      // measurement's place in the allow-list lapsed): the session is closed, the node skipped a while
+      if (err instanceof ProviderRejectedError && err.reason === 'TEE_REQUIRED' && nodesFault(err.cause)) this.demote(entry, 'none')
+      if (err instanceof JobFailedError && err.code === 'DEPOSIT_EXHAUSTED') this.topUpIfLow(entry, true)
+      else if (worthFailover(err) || err instanceof UnknownModelError) this.drop(entry)
+      throw err
+    } finally {
+      entry.inFlight--
+    }
+  }
+
   /** The providers known for a model, best first (for display and tests). */
-  async ranked (model: string, signal?: AbortSignal): Promise<Array<Pick<Entry, 'address' | 'pricePerUnit' | 'latencyMs' | 'inFlight'>>> {
+  async ranked (model: string, signal?: AbortSignal): Promise<Array<Pick<Entry, 'address' | 'pricePerUnit' | 'latencyMs' | 'inFlight'> & { tier?: TeeTier }>> {
     await this.refresh(model, signal)
-    return this.order([...this.entries.values()])
+    return this.order([...this.entries.values()]).map((e) => {
+      const tier = this.tierOf(e)
+      return { address: e.address, pricePerUnit: e.pricePerUnit, latencyMs: e.latencyMs, inFlight: e.inFlight, ...(tier !== undefined ? { tier } : {}) }
+    })
+  }
+
+  /**
+   * The tier a provider is ranked by: the one its open session proves now; else, if its advert
+   * claimed more than its node proved lately, what it proved; else the advert's claim (a hint of
+   * whom to try first, checked on connect); undefined when nothing is known.
+   */
+  private tierOf (e: Entry): TeeTier | undefined {
+    const session = e.provider?.session
+    if (session !== undefined && !session.isClosed) return session.tier
+    const demoted = this.demoted.get(e.address)
+    if (demoted !== undefined) {
+      if (demoted.until > this.now()) return demoted.tier
+      this.demoted.delete(e.address)
+    }
+    return e.claimed
+  }
+
+  /** Remembers that a provider's node proved less than its advert claims: it ranks by what it proved. */
+  private demote (entry: Entry, proved: TeeTier): void {
+    this.demoted.set(entry.address, { tier: proved, until: this.now() + (this.options.demoteMs ?? POOL_DEFAULTS.demoteMs) })
   }
 
   async close (): Promise<void> {
@@ -169,17 +248,18 @@ export class ProviderPool {
         continue
       }
       const advertised = new Map<string, bigint>(c.pricePerUnit !== undefined ? [[model, c.pricePerUnit]] : [])
-      this.entries.set(c.address, { address: c.address, pricePerUnit: c.pricePerUnit ?? 0n, stake: c.stake ?? 0n, latencyMs: 0, inFlight: 0, failedUntil: 0, advertised, ...(c.tee !== undefined ? { tee: c.tee } : {}) })
+      const claimed = claimOf(c.tee)
+      this.entries.set(c.address, { address: c.address, pricePerUnit: c.pricePerUnit ?? 0n, stake: c.stake ?? 0n, latencyMs: 0, inFlight: 0, failedUntil: 0, advertised, ...(claimed !== undefined ? { claimed } : {}) })
     }
   }
 
   private order (entries: Entry[]): Entry[] {
     const max = this.options.maxPricePerUnit
     const policy = this.options.tee ?? 'off'
-    const rank = (e: Entry): number => policy === 'preferred' ? tierRank((e.tee ?? 'none') as TeeTier) : 0
+    const rank = (e: Entry): number => policy === 'preferred' ? tierRank(this.tierOf(e) ?? 'none') : 0
     return entries
       .filter((e) => max === undefined || e.pricePerUnit <= max)
-      .filter((e) => policy !== 'required' || e.tee !== 'none')
+      .filter((e) => policy !== 'required' || this.tierOf(e) !== 'none')
       .sort((a, b) => rank(a) - rank(b) || a.inFlight - b.inFlight ||
         (a.pricePerUnit < b.pricePerUnit ? -1 : a.pricePerUnit > b.pricePerUnit ? 1 : 0) ||
         a.latencyMs - b.latencyMs ||
@@ -188,7 +268,7 @@ export class ProviderPool {
 
   private async pick (model: string, tried: Set<string>, signal?: AbortSignal, excluded: Set<string> = new Set()): Promise<Entry> {
     await this.refresh(model, signal)
-    const now = Date.now()
+    const now = this.now()
     const usable = this.order([...this.entries.values()].filter((e) => e.failedUntil <= now && !excluded.has(e.address)))
     const entry = usable.find((e) => !tried.has(e.address)) ?? usable[0]
     if (entry === undefined) throw new NoProviderError(`no provider available for ${model}`)
@@ -197,12 +277,23 @@ export class ProviderPool {
 
   /** Connects, checks on chain and opens (or reuses) the channel, once per provider. */
   private async ready (entry: Entry): Promise<VerifiedProvider> {
+    // a session that ended (a required tier lost, a broken job) is opened afresh, and checked again
+    if (entry.provider?.session.isClosed === true) entry.provider = undefined
     if (entry.provider !== undefined) return entry.provider
     entry.connecting ??= (async () => {
       const prices = [...entry.advertised].map(([name, pricePerUnit]) => ({ name, pricePerUnit }))
       const max = this.options.maxPricePerUnit
-      const p = await this.client.connect(entry.address, { prices, ...(max !== undefined ? { maxPricePerUnit: max } : {}) })
+      let p: VerifiedProvider
       try {
+        p = await this.client.connect(entry.address, { prices, ...(max !== undefined ? { maxPricePerUnit: max } : {}) })
+      } catch (err) {
+        // under `required`, a node that cannot prove a tier: whatever its advert says, it is skipped for a while
+        if (err instanceof ProviderRejectedError && err.reason === 'TEE_REQUIRED' && nodesFault(err.cause)) this.demote(entry, 'none')
+        throw err
+      }
+      try {
+        const standing = p.session.teeStanding
+        if (standing?.state !== 'unattested' || nodesFault(standing.error)) this.judgeClaim(entry, p.session.tier)
         const m = p.session.models
         if (m.length > 0) entry.pricePerUnit = m.reduce((lo, x) => x.pricePerUnit < lo ? x.pricePerUnit : lo, m[0]!.pricePerUnit)
         entry.stake = p.stake
@@ -221,6 +312,21 @@ export class ProviderPool {
     }
   }
 
+  /**
+   * Compares what the node proved with what its advert claimed. A claim it could not prove is
+   * remembered (it ranks by what it proved); if a better provider is waiting, this one is not used
+   * now: Outranked, before any channel is opened.
+   */
+  private judgeClaim (entry: Entry, proved: TeeTier): void {
+    const claimed = this.demoted.has(entry.address) ? undefined : entry.claimed
+    if (claimed === undefined || tierRank(proved) <= tierRank(claimed)) return
+    this.demote(entry, proved)
+    if (this.options.tee !== 'preferred') return
+    const now = this.now()
+    const better = [...this.entries.values()].some((e) => e !== entry && e.failedUntil <= now && tierRank(this.tierOf(e) ?? 'none') < tierRank(proved))
+    if (better) throw new Outranked(`${entry.address} claims tier ${claimed} but proves ${proved}`)
+  }
+
   /** Starts a top-up when the channel runs low (or `now`); the next job on it waits for the chain. */
   private topUpIfLow (entry: Entry, now = false): void {
     const p = entry.provider
@@ -236,7 +342,7 @@ export class ProviderPool {
   }
 
   private drop (entry: Entry): void {
-    entry.failedUntil = Date.now() + (this.options.cooldownMs ?? 30_000)
+    entry.failedUntil = this.now() + (this.options.cooldownMs ?? 30_000)
     const p = entry.provider
     entry.provider = undefined
     void p?.session.close()

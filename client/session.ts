@@ -14,6 +14,7 @@ import {
   classificationInputHash, classificationOutputHash, generationInputHash, generationOutputHash, type ChatTurn, type ScoredLabel
 } from '../protocol/text.ts'
 import type { TeeTier } from '../protocol/attestation.ts'
+import type { SessionTier, TierStanding } from './session-tier.ts'
 import { FrameStream } from '../protocol/wire/stream.ts'
 import { helloProof } from '../protocol/wire/hello.ts'
 import { AbortError, BudgetExceededError, ChannelError, ConnectionError, InvalidReceiptError, JobFailedError, ProviderRejectedError, TimeoutError, UnknownModelError } from './errors.ts'
@@ -29,7 +30,10 @@ export interface PaidJob {
   cost: bigint
   /** seqno of that voucher */
   seqno: number
-  /** the trust tier that served it: 'tdx' (attested confidential VM), 'dev' (local only), 'none' */
+  /**
+   * the trust tier that served it: 'tdx' (attested confidential VM), 'dev' (local only), 'none';
+   * that of the provider's verdict valid when the result was verified, never one that had lapsed
+   */
   tier: TeeTier
 }
 
@@ -102,8 +106,8 @@ export class ProviderSession {
   private closed = false
   /** the nonce of the node's last Welcome, signed by the Hello that binds a channel */
   private nonce: Uint8Array
-  /** set by the client after checking the provider's attestation */
-  tier: TeeTier = 'none'
+  /** set by the client after checking the provider's attestation; kept fresh while the session lives */
+  private teeTier?: SessionTier
   /** the Provider's registration epoch, set by the client from the chain; no job runs before */
   epoch?: number
 
@@ -117,6 +121,27 @@ export class ProviderSession {
     await frames.write({ hello: { channel: '', signature: new Uint8Array(0) } })
     const reply = await expectFrame(frames, 'welcome', 0n, { timeoutMs: init.timeoutMs })
     return new ProviderSession(frames, reply.welcome!, init)
+  }
+
+  /** The provider's trust tier now: that of a verdict still valid, else 'none'. */
+  get tier (): TeeTier {
+    return this.teeTier?.tierAt() ?? 'none'
+  }
+
+  /** Where the provider's attestation stands (undefined before the client checked it). */
+  get teeStanding (): TierStanding | undefined {
+    return this.teeTier?.standing
+  }
+
+  /** The client's keeper of this provider's attestation (renewals, policy); once, before any job. */
+  attachTier (tier: SessionTier): void {
+    if (this.teeTier !== undefined) throw new Error('the session already has a tier keeper')
+    this.teeTier = tier
+  }
+
+  /** Ended: closed by the caller, after a broken job, or because a required tier was lost. */
+  get isClosed (): boolean {
+    return this.closed
   }
 
   get peerKey (): Buffer {
@@ -329,8 +354,10 @@ export class ProviderSession {
       // refused before it runs: a node must not work for a result the client would not pay
       if (options.maxCost !== undefined && worstCase > options.maxCost) throw new BudgetExceededError(worstCase, options.maxCost)
       const maxCost = options.maxCost ?? worstCase
-      const jobId = this.nextJobId++
       const limits = this.limits(options)
+      // a verdict due for renewal is renewed first; under `required`, no valid one refuses the job
+      await this.teeTier?.ensure(limits.signal)
+      const jobId = this.nextJobId++
       try {
         await this.frames.write({ job: jobRequest({ ...body, jobId, modelHash: info.hash }) }, limits)
         const { result } = await expectFrame(this.frames, 'result', jobId, limits, onPartial !== undefined ? (text) => { onPartial(jobId, text) } : undefined)
@@ -351,6 +378,9 @@ export class ProviderSession {
           complete: checked.complete,
           maxCost
         })
+        // the tier valid now, as the result is accepted; under `required` a lapsed one refuses it (unpaid,
+        // the session closed: the node holds the receipt as owed, paid when the channel is bound again)
+        const tier = this.teeTier?.tierForResult() ?? 'none'
         const cost = receiptCost(receipt)
         const next: ChannelPosition = {
           seqno: this.position.seqno + 1,
@@ -358,7 +388,7 @@ export class ProviderSession {
           root: nextReceiptsRoot(this.position.root, receiptCell)
         }
         await this.pay(channel, next, limits)
-        return { paid: { receipt, receiptCell, signature, cost, seqno: next.seqno, tier: this.tier }, output: checked.output }
+        return { paid: { receipt, receiptCell, signature, cost, seqno: next.seqno, tier }, output: checked.output }
       } catch (err) {
         // A timed-out or aborted job leaves the stream mid-conversation; a refused result leaves
         // it unpaid (the node would ask for it first): end the session either way.
@@ -371,6 +401,7 @@ export class ProviderSession {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.teeTier?.stop()
     try { await this.frames.stream.close() } catch { this.frames.stream.abort(new Error('closed')) }
   }
 

@@ -1,4 +1,5 @@
 // Silk contracts: TypeScript wrappers, committed code cells, opcodes and exit codes.
+import '../protocol/polyfill.ts' // first: Node 20 lacks Promise.withResolvers, which libp2p calls
 export { Op, Errors, Fees, Bounds, type ErrorName } from './constants.ts'
 export { registryCode, providerCode, channelCode } from './code.ts'
 export { publicKeyToInt, uint256ToBuffer, hash256ToInt, type PublicKey, type Hash256 } from './keys.ts'

@@ -1,3 +1,4 @@
+import '../protocol/polyfill.ts' // first: Node 20 lacks Promise.withResolvers, which libp2p calls
 export { startGateway, type Gateway, type GatewayModel, type GatewayOptions, type GatewayPool } from './server.ts'
 export { launchGateway, type GatewaySecrets } from './launch.ts'
 export { GatewayConfigSchema, GatewayConfigError, loadGatewayConfig, parseGatewayConfig, type GatewayConfig } from './config.ts'

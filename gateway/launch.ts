@@ -1,13 +1,13 @@
 import { Address } from '@ton/core'
 import type { Logger } from 'pino'
-import { chainClient, walletSender, type KeyWallet } from '../chain/index.ts'
+import { chainClient, walletSender, type AnyKeyWallet } from '../chain/index.ts'
 import { discoveredCandidates, ProviderPool, SilkClient, type Candidate } from '../client/index.ts'
 import type { GatewayConfig } from './config.ts'
 import { startGateway, type Gateway, type GatewayModel } from './server.ts'
 
 export interface GatewaySecrets {
   /** the client wallet: opens and funds channels, signs vouchers */
-  wallet: KeyWallet
+  wallet: AnyKeyWallet
   apiKeys?: readonly string[]
 }
 

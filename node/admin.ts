@@ -33,7 +33,8 @@ function tokenMatches (header: string | undefined, token: string): boolean {
 }
 
 /**
- * The operator endpoint: GET /health, GET /status, GET /metrics (Prometheus), POST /claim (claim
+ * The operator endpoint: GET /health (200 when ready, 503 with what is missing: see
+ * ProviderNode.readiness), GET /status, GET /metrics (Prometheus), POST /claim (claim
  * every channel whose claim is economic now). Binds to 127.0.0.1 unless told otherwise and refuses
  * any other host without a token; POST routes always need `Authorization: Bearer <token>` (without
  * a token configured they are refused), and off loopback every route does. It never reveals key
@@ -81,7 +82,14 @@ export class AdminServer {
         res.setHeader('www-authenticate', 'Bearer')
         return reply(401, { ok: false, error: this.token === undefined ? 'this route needs admin.token to be configured' : 'missing or wrong bearer token' })
       }
-      if (route === 'GET /health') return reply(200, { ok: true })
+      if (route === 'GET /health') {
+        // 503 until the node can serve: a load balancer or supervisor reads the status alone
+        this.node.readiness().then(
+          (r) => { reply(r.ready ? 200 : 503, { ok: r.ready, ...r }) },
+          (err: Error) => { reply(503, { ok: false, error: err.message }) }
+        )
+        return
+      }
       if (route === 'GET /status') return reply(200, this.node.status())
       if (route === 'GET /metrics') {
         this.node.metricsText().then((text) => {

@@ -1,3 +1,4 @@
+import '../protocol/polyfill.ts' // first: Node 20 lacks Promise.withResolvers, which libp2p calls
 export { ProviderNode, type ProviderNodeOptions } from './provider-node.ts'
 export { AdvertPublisher, type AdvertPublisherComponents, type AdvertPublisherInit } from './discovery.ts'
 export { NodeConfigSchema, parseNodeConfig, loadNodeConfig, ConfigError, type NodeConfig } from './config.ts'

@@ -30,7 +30,21 @@ export interface ProviderNodeOptions {
   onProgress?: (progress: LoadProgress) => void
   /** when a claim is worth its fees; default from the config (claimMaxFeeBps) */
   claimPolicy?: ClaimPolicy
+  /** how long a successful chain contact counts for /health (default 30 s) */
+  chainFreshMs?: number
 }
+
+/** What /health answers: ready only when the chain answered recently, models are loaded and the host listens. */
+export interface Readiness {
+  ready: boolean
+  chain: { ok: boolean, lastContact?: string, error?: string }
+  models: { ok: boolean, loaded: number }
+  listening: { ok: boolean, addresses: string[] }
+}
+
+/** A chain contact this recent counts; older ones are re-checked with one getter call. */
+const CHAIN_FRESH_MS = 30_000
+const CHAIN_PROBE_TIMEOUT_MS = 5_000
 
 /** A provider node: models, libp2p host, job service, voucher store and settlement, wired together. */
 export class ProviderNode {
@@ -48,6 +62,8 @@ export class ProviderNode {
   private attestation?: AttestationService
   private jobs?: JobService
   private publisher?: AdvertPublisher
+  private chainContact: { at: number, error?: undefined } | { at?: number, error: string } = { error: 'not checked yet' }
+  private chainProbe?: Promise<void>
 
   constructor (private readonly options: ProviderNodeOptions) {
     const { config, identity } = options
@@ -174,7 +190,46 @@ export class ProviderNode {
       })
       await this.publisher.start()
     }
+    await this.probeChain()
     this.logger.info({ peer: this.identity.peerId.toString(), addrs: this.addresses.map(String), provider: this.provider.toString(), models: this.models.list().map((m) => m.name) }, 'node started')
+  }
+
+  /** One cheap call to the chain (masterchain info), bounded in time; single-flight. */
+  private async probeChain (): Promise<void> {
+    this.chainProbe ??= (async () => {
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([
+          this.chain.getMasterchainInfo(),
+          new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`no answer within ${CHAIN_PROBE_TIMEOUT_MS} ms`)) }, CHAIN_PROBE_TIMEOUT_MS) })
+        ])
+        this.chainContact = { at: Date.now() }
+      } catch (err) {
+        const message = ((err as Error).message ?? String(err)).split('\n')[0]!.slice(0, 200)
+        this.chainContact = { ...(this.chainContact.at !== undefined ? { at: this.chainContact.at } : {}), error: message }
+      } finally {
+        clearTimeout(timer)
+        this.chainProbe = undefined
+      }
+    })()
+    await this.chainProbe
+  }
+
+  /** Ready = the chain answered within CHAIN_FRESH_MS (probed now if not), models are loaded, the host listens. */
+  async readiness (): Promise<Readiness> {
+    const fresh = (): boolean => this.chainContact.error === undefined && this.chainContact.at !== undefined && Date.now() - this.chainContact.at < (this.options.chainFreshMs ?? CHAIN_FRESH_MS)
+    let answered = fresh()
+    if (this.host !== undefined && !answered) {
+      await this.probeChain()
+      answered = this.chainContact.error === undefined
+    }
+    const c = this.chainContact
+    const chain = { ok: this.host !== undefined && answered, ...(c.at !== undefined ? { lastContact: new Date(c.at).toISOString() } : {}), ...(c.error !== undefined ? { error: c.error } : {}) }
+    const loaded = this.models.isStarted() ? this.models.list().length : 0
+    const addresses = this.addresses.map(String)
+    const models = { ok: loaded > 0, loaded }
+    const listening = { ok: addresses.length > 0, addresses }
+    return { ready: chain.ok && models.ok && listening.ok, chain, models, listening }
   }
 
   /** What an operator wants to see: identity, addresses, models and what the node is owed. */

@@ -1,3 +1,4 @@
+import './polyfill.ts' // first: Node 20 lacks Promise.withResolvers, which libp2p calls
 export * from './errors.ts'
 export * from './tensor.ts'
 export * from './cells.ts'

@@ -23,6 +23,8 @@ export interface BotOptions {
   moderationModel: string
   /** skips the getMe call at start (tests, or a known bot) */
   botInfo?: UserFromGetMe
+  /** a Bot API server other than api.telegram.org (a self-hosted telegram-bot-api) */
+  apiRoot?: string
   /** a label is flagged above this score; default 0.5 */
   moderationThreshold?: number
   /** labels that mean "nothing wrong"; default ['ok'] */
@@ -75,7 +77,10 @@ export function createBot (options: BotOptions): Bot {
   const threshold = options.moderationThreshold ?? 0.5
   const safeLabels = options.safeLabels ?? ['ok']
   const maxNewTokens = options.maxAnswerTokens ?? 200
-  const bot = new Bot(options.token, options.botInfo !== undefined ? { botInfo: options.botInfo } : {})
+  const bot = new Bot(options.token, {
+    ...(options.botInfo !== undefined ? { botInfo: options.botInfo } : {}),
+    ...(options.apiRoot !== undefined ? { client: { apiRoot: options.apiRoot } } : {})
+  })
 
   async function complete (messages: ChatTurn[]): Promise<string> {
     const request: ChatRequest = { messages, maxNewTokens }
@@ -140,12 +145,15 @@ export function createBot (options: BotOptions): Bot {
   return bot
 }
 
+const list = (v: string | undefined): string[] => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+
 /**
  * Runs the bot with long polling. Settings from the environment:
  * TELEGRAM_BOT_TOKEN; SILK_NETWORK (mainnet, testnet or local: required, no default);
  * SILK_ENDPOINT (TON HTTP API), SILK_API_KEY (optional), SILK_REGISTRY,
  * SILK_MNEMONIC (the client wallet that opens and funds channels); SILK_PROVIDERS (comma-separated
- * multiaddrs; unset = discovery); SILK_DEPOSIT (TON per channel, default 0.5); SILK_CHAT_MODEL
+ * multiaddrs; unset = discovery, from the SILK_BOOTSTRAP peers); TELEGRAM_API_ROOT (a self-hosted
+ * Bot API server; default api.telegram.org); SILK_DEPOSIT (TON per channel, default 0.5); SILK_CHAT_MODEL
  * (default tiny-chat); SILK_MODERATION_MODEL (default tiny-moderation).
  */
 export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -165,10 +173,12 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
     registry: Address.parse(need('SILK_REGISTRY')),
     wallet: { address: wallet.address, sender: walletSender(chain, wallet) },
     clientKey: wallet.keyPair,
-    network
+    network,
+    // discovery starts from these peers (comma-separated multiaddrs)
+    discovery: { bootstrap: list(env.SILK_BOOTSTRAP) }
   })
   await client.start()
-  const fixed = (env.SILK_PROVIDERS ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+  const fixed = list(env.SILK_PROVIDERS)
   const pool = new ProviderPool(client, {
     candidates: async (model, signal): Promise<Candidate[]> => {
       if (fixed.length > 0) return fixed.map((address) => ({ address }))
@@ -181,6 +191,7 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
     pool,
     chatModel: env.SILK_CHAT_MODEL ?? 'tiny-chat',
     moderationModel: env.SILK_MODERATION_MODEL ?? 'tiny-moderation',
+    ...(env.TELEGRAM_API_ROOT !== undefined ? { apiRoot: env.TELEGRAM_API_ROOT } : {}),
     logger: log
   })
   const stop = (): void => {
