@@ -49,15 +49,26 @@ export async function startClose (chain: TonClient, sender: Sender, address: Add
  * the channel's account is destroyed (a later nonce opens a new one). Resolves once it is gone.
  */
 export async function finishClose (chain: TonClient, sender: Sender, address: Address, options: WaitOptions = {}): Promise<void> {
+  const wallet = sender.address
+  // the refund lands in the client's wallet one hop after the channel closes: resolve once it has
+  const seen = wallet !== undefined ? await refundsFrom(chain, wallet, address) : 0
   await chain.open(Channel.createFromAddress(address)).sendFinishClose(sender)
   const deadline = Date.now() + (options.timeoutMs ?? 60_000)
+  let closed = false
   while (Date.now() < deadline) {
     if (options.signal?.aborted === true) throw new AbortError('stopped waiting for the close')
-    const state = await chain.getContractState(address).catch(() => undefined)
-    if (state !== undefined && state.state !== 'active') return
-    const data = state !== undefined ? await readChannel(chain, address) : undefined
-    if (data?.closed === true) return
+    if (!closed) {
+      const state = await chain.getContractState(address).catch(() => undefined)
+      closed = (state !== undefined && state.state !== 'active') || (state !== undefined && (await readChannel(chain, address))?.closed === true)
+    }
+    if (closed && (wallet === undefined || await refundsFrom(chain, wallet, address) > seen)) return
     await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
   throw new ChannelError(`channel ${address.toString()}: the close did not happen in time`)
+}
+
+/** How many of the wallet's recent transactions came from the channel (its refunds). */
+async function refundsFrom (chain: TonClient, wallet: Address, channel: Address): Promise<number> {
+  const txs = await chain.getTransactions(wallet, { limit: 20 }).catch(() => [])
+  return txs.filter((t) => t.inMessage?.info.type === 'internal' && t.inMessage.info.src.equals(channel)).length
 }

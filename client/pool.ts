@@ -1,7 +1,7 @@
 import type { Tensor } from '../protocol/tensor.ts'
 import { AttestationError, tierRank, type TeePolicy, type TeeTier } from '../protocol/attestation.ts'
 import type { SilkClient, VerifiedProvider } from './client.ts'
-import { InvalidReceiptError, isRetryable, JobFailedError, ProviderRejectedError, SilkError, UnknownModelError } from './errors.ts'
+import { ConnectionError, InvalidReceiptError, isRetryable, JobFailedError, ProviderRejectedError, SilkError, UnknownModelError } from './errors.ts'
 import { withRetry, type RetryOptions } from './retry.ts'
 import type { ClassifyResult, JobResult, RunOptions } from './session.ts'
 
@@ -45,6 +45,20 @@ export interface ProviderPoolOptions {
 export interface PoolResult extends JobResult {
   /** the provider that served the job */
   address: string
+}
+
+/** One provider as the pool sees it (JSON-safe). */
+export interface ProviderView {
+  address: string
+  /** connected: a live session; idle: none open (the next job connects); cooling_down: failed lately, skipped */
+  state: 'connected' | 'idle' | 'cooling_down'
+  retryInMs?: number
+  /** nanoton per unit, decimal */
+  pricePerUnit: string
+  inFlight: number
+  /** smoothed job latency, ms (0 = not measured yet) */
+  latencyMs: number
+  tier?: TeeTier
 }
 
 export class NoProviderError extends SilkError {
@@ -174,20 +188,34 @@ export class ProviderPool {
   private async useEntry<T> (entry: Entry, work: (provider: VerifiedProvider) => Promise<T>): Promise<(T & { address: string }) | undefined> {
     entry.inFlight++
     try {
-      let provider
-      try {
-        provider = await this.ready(entry)
-      } catch (err) {
-        if (err instanceof Outranked) return undefined
-        throw err
+      for (let attempt = 0; ; attempt++) {
+        // a session kept warm since an earlier job may have died meanwhile (the node dropped it
+        // when idle, or restarted): one broken connection on it earns a fresh session, not a cooldown
+        const warm = entry.provider !== undefined && !entry.provider.session.isClosed
+        let provider
+        try {
+          provider = await this.ready(entry)
+        } catch (err) {
+          if (err instanceof Outranked) return undefined
+          throw err
+        }
+        await entry.topping
+        const started = performance.now()
+        let result
+        try {
+          result = await work(provider)
+        } catch (err) {
+          if (attempt === 0 && warm && err instanceof ConnectionError) {
+            this.forget(entry)
+            continue
+          }
+          throw err
+        }
+        const ms = performance.now() - started
+        entry.latencyMs = entry.latencyMs === 0 ? ms : 0.8 * entry.latencyMs + 0.2 * ms
+        this.topUpIfLow(entry)
+        return { ...result, address: entry.address }
       }
-      await entry.topping
-      const started = performance.now()
-      const result = await work(provider)
-      const ms = performance.now() - started
-      entry.latencyMs = entry.latencyMs === 0 ? ms : 0.8 * entry.latencyMs + 0.2 * ms
-      this.topUpIfLow(entry)
-      return { ...result, address: entry.address }
     } catch (err) {
       // a required tier lost on an open session (the node stopped attesting, its evidence or its
       // measurement's place in the allow-list lapsed): the session is closed, the node skipped a while
@@ -206,6 +234,24 @@ export class ProviderPool {
     return this.order([...this.entries.values()]).map((e) => {
       const tier = this.tierOf(e)
       return { address: e.address, pricePerUnit: e.pricePerUnit, latencyMs: e.latencyMs, inFlight: e.inFlight, ...(tier !== undefined ? { tier } : {}) }
+    })
+  }
+
+  /** What the pool knows of its providers now, without asking discovery (for health pages). */
+  view (): ProviderView[] {
+    const now = this.now()
+    return [...this.entries.values()].map((e) => {
+      const tier = this.tierOf(e)
+      const state: ProviderView['state'] = e.failedUntil > now ? 'cooling_down' : e.provider !== undefined && !e.provider.session.isClosed ? 'connected' : 'idle'
+      return {
+        address: e.address,
+        state,
+        ...(state === 'cooling_down' ? { retryInMs: e.failedUntil - now } : {}),
+        pricePerUnit: e.pricePerUnit.toString(),
+        inFlight: e.inFlight,
+        latencyMs: Math.round(e.latencyMs),
+        ...(tier !== undefined ? { tier } : {})
+      }
     })
   }
 
@@ -343,6 +389,11 @@ export class ProviderPool {
 
   private drop (entry: Entry): void {
     entry.failedUntil = this.now() + (this.options.cooldownMs ?? 30_000)
+    this.forget(entry)
+  }
+
+  /** Ends the provider's session; the next job connects afresh. */
+  private forget (entry: Entry): void {
     const p = entry.provider
     entry.provider = undefined
     void p?.session.close()

@@ -139,9 +139,13 @@ export class ProviderSession {
     this.teeTier = tier
   }
 
-  /** Ended: closed by the caller, after a broken job, or because a required tier was lost. */
+  /**
+   * Ended: closed by the caller, after a broken job, because a required tier was lost, or by the
+   * node (its idle timeout, a restart) — a stream the node closed can carry no more jobs.
+   */
   get isClosed (): boolean {
-    return this.closed
+    const stream = this.frames.stream
+    return this.closed || stream.status !== 'open' || stream.remoteWriteStatus !== 'writable'
   }
 
   get peerKey (): Buffer {
@@ -194,7 +198,7 @@ export class ProviderSession {
       if (this.channel !== undefined) throw new ChannelError('the session is already bound to a channel')
       const proof = helloProof({ globalId: this.init.globalId, channel, nodeKey: this.init.peerKey, nonce: this.nonce })
       const limits = this.limits(options)
-      await this.frames.write({ hello: { channel: channel.toRawString(), signature: signCell(proof, this.init.clientKey.secretKey) } }, limits)
+      await this.send({ hello: { channel: channel.toRawString(), signature: signCell(proof, this.init.clientKey.secretKey) } }, limits)
       const { welcome } = await expectFrame(this.frames, 'welcome', 0n, limits)
       let position: ChannelPosition = { seqno: 0, amount: 0n, root: ZERO_ROOT }
       if (welcome!.lastVoucher.length > 0) {
@@ -238,7 +242,7 @@ export class ProviderSession {
 
   private async pay (channel: Address, next: ChannelPosition, limits: { signal: AbortSignal }): Promise<void> {
     const voucher = buildVoucher({ globalId: this.init.globalId, channel, seqno: next.seqno, amount: next.amount, receiptsRoot: next.root })
-    await this.frames.write({ voucher: { voucher: voucher.toBoc(), signature: signCell(voucher, this.init.clientKey.secretKey) } }, limits)
+    await this.send({ voucher: { voucher: voucher.toBoc(), signature: signCell(voucher, this.init.clientKey.secretKey) } }, limits)
     await expectFrame(this.frames, 'voucherAck', 0n, limits)
     this.position = next
   }
@@ -359,7 +363,7 @@ export class ProviderSession {
       await this.teeTier?.ensure(limits.signal)
       const jobId = this.nextJobId++
       try {
-        await this.frames.write({ job: jobRequest({ ...body, jobId, modelHash: info.hash }) }, limits)
+        await this.send({ job: jobRequest({ ...body, jobId, modelHash: info.hash }) }, limits)
         const { result } = await expectFrame(this.frames, 'result', jobId, limits, onPartial !== undefined ? (text) => { onPartial(jobId, text) } : undefined)
         const checked = check(result!)
         const receiptCell = cellFromBoc(result!.receipt, 'MALFORMED_RECEIPT')
@@ -405,6 +409,16 @@ export class ProviderSession {
     try { await this.frames.stream.close() } catch { this.frames.stream.abort(new Error('closed')) }
   }
 
+  /** Writes a frame; a stream the node closed or reset is a ConnectionError (the pool reconnects). */
+  private async send (frame: Frame, limits: { signal: AbortSignal }): Promise<void> {
+    try {
+      await this.frames.write(frame, limits)
+    } catch (err) {
+      if (limits.signal.aborted) throw err
+      throw new ConnectionError(`the session broke: ${(err as Error).message}`)
+    }
+  }
+
   private limits (options: RunOptions): { signal: AbortSignal } {
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.init.timeoutMs)
     return { signal: options.signal !== undefined ? AbortSignal.any([options.signal, timeout]) : timeout }
@@ -446,6 +460,8 @@ async function expectFrame (
     }
     if (frame.kind === 'error') {
       const e = frame.error!
+      // the node ended the session for being idle: nothing ran, a fresh session will do
+      if (e.jobId === 0n && e.code === 'IDLE_TIMEOUT') throw new ConnectionError(`the provider closed the session: ${e.message}`)
       if (e.jobId === 0n || e.jobId === jobId) throw new JobFailedError(e.code, e.message, e.jobId)
       continue
     }

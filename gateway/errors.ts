@@ -36,6 +36,17 @@ export function modelNotFound (model: string, param = 'model'): GatewayError {
   return new GatewayError(404, 'invalid_request_error', 'model_not_found', `The model \`${model}\` does not exist or is not served by this gateway`, param)
 }
 
+/**
+ * The gateway's own client wallet holds too little to open or top up a payment channel: nothing
+ * ran. The operator must fund it; callers get an OpenAI `insufficient_quota` error naming it.
+ */
+export class WalletUnfundedError extends Error {
+  override name = 'WalletUnfundedError'
+  constructor (readonly wallet: string, readonly balance: bigint, readonly needed: bigint, options?: ErrorOptions) {
+    super(`This gateway's wallet ${wallet} holds ${balance} nanoton, less than the ${needed} nanoton a payment channel with a provider needs; its operator must fund it`, options)
+  }
+}
+
 /** Job errors that say the request itself is wrong, as opposed to the provider or the payment. */
 const REQUEST_FAULTS = new Set(['BAD_INPUT', 'MALFORMED_TENSOR', 'TENSOR_TOO_LARGE'])
 
@@ -52,6 +63,7 @@ export function toGatewayError (err: unknown): GatewayError {
     if (err.code === 'OVERLOADED' || err.code === 'SHUTTING_DOWN') return api(503, err.code.toLowerCase(), `the providers are busy: ${err.message}`)
     return api(502, err.code.toLowerCase(), `the provider failed the job: ${err.message}`)
   }
+  if (err instanceof WalletUnfundedError) return new GatewayError(402, 'insufficient_quota', 'wallet_unfunded', err.message, null, { cause: err })
   // the request's worst case is above what the caller may still spend: nothing ran
   if (err instanceof BudgetExceededError) return new GatewayError(429, 'insufficient_quota', 'insufficient_quota', `This request could cost more than this gateway may still spend in the current period (${err.worstCase} > ${err.maxCost} nanoton); try a smaller max_tokens or later`, null, { cause: err })
   if (err instanceof UnknownModelError) return new GatewayError(404, 'invalid_request_error', 'model_not_found', err.message, 'model', { cause: err })

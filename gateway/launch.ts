@@ -1,9 +1,12 @@
 import { Address } from '@ton/core'
 import type { Logger } from 'pino'
 import { chainClient, walletSender, type AnyKeyWallet } from '../chain/index.ts'
-import { discoveredCandidates, ProviderPool, SilkClient, type Candidate } from '../client/index.ts'
+import type { TonClient } from '@ton/ton'
+import { ChannelError, discoveredCandidates, ProviderPool, SilkClient, SilkError, type Candidate } from '../client/index.ts'
+import { Fees } from '../contracts/index.ts'
 import type { GatewayConfig } from './config.ts'
-import { startGateway, type Gateway, type GatewayModel } from './server.ts'
+import { GatewayError, WalletUnfundedError } from './errors.ts'
+import { startGateway, type Gateway, type GatewayModel, type GatewayPool } from './server.ts'
 
 export interface GatewaySecrets {
   /** the client wallet: opens and funds channels, signs vouchers */
@@ -36,10 +39,23 @@ export async function launchGateway (config: GatewayConfig, secrets: GatewaySecr
     tee: config.tee,
     ...(config.maxPricePerUnit !== undefined ? { maxPricePerUnit: config.maxPricePerUnit } : {})
   })
+  const funds = new WalletFunds(chain, secrets.wallet.address.toString({ bounceable: false, testOnly: config.chain.network !== 'mainnet' }), secrets.wallet.address, config.deposit + Fees.channelDeployGas)
+  const explained: GatewayPool = {
+    use: async (model, work, signal) => {
+      try {
+        return await pool.use(model, work, signal)
+      } catch (err) {
+        throw await funds.explain(err)
+      }
+    }
+  }
   try {
+    const short = await funds.shortfall()
+    if (short !== undefined) logger.warn({ wallet: short.wallet, balance: short.balance.toString(), needed: short.needed.toString() }, 'the gateway wallet cannot open a payment channel yet: fund it')
     const models = config.models ?? await servedBy(client, fixed, logger)
     const gateway = await startGateway({
-      pool,
+      pool: explained,
+      health: () => pool.view(),
       models: () => models,
       host: config.host,
       port: config.port,
@@ -90,4 +106,33 @@ async function servedBy (client: SilkClient, providers: readonly string[], logge
   }
   if (models.size === 0) throw new Error('none of the configured providers could be reached to list its text models; list `models` in the config')
   return [...models.values()]
+}
+
+/**
+ * Tells an unfunded client wallet apart from other failures: a channel that cannot be opened or
+ * topped up (the chain refusing the wallet's message) becomes a WalletUnfundedError when the
+ * wallet's balance is below what a channel needs. Asks the chain only after such a failure.
+ */
+class WalletFunds {
+  constructor (private readonly chain: TonClient, private readonly shown: string, private readonly address: Address, private readonly needed: bigint) {}
+
+  /** The wallet's shortfall now; undefined when it holds enough or the chain cannot say. */
+  async shortfall (): Promise<WalletUnfundedError | undefined> {
+    let balance: bigint
+    try {
+      balance = await this.chain.getBalance(this.address)
+    } catch {
+      return undefined
+    }
+    return balance < this.needed ? new WalletUnfundedError(this.shown, balance, this.needed) : undefined
+  }
+
+  async explain (err: unknown): Promise<unknown> {
+    // typed job and provider failures are not the wallet's; channel failures and untyped chain errors may be
+    const maybeWallet = err instanceof ChannelError || (!(err instanceof SilkError) && !(err instanceof GatewayError))
+    if (!maybeWallet) return err
+    const short = await this.shortfall()
+    if (short === undefined) return err
+    return new WalletUnfundedError(short.wallet, short.balance, short.needed, { cause: err })
+  }
 }

@@ -36,6 +36,29 @@ export const ChatCompletionRequest = z.object({
 })
 export type ChatCompletionRequest = z.output<typeof ChatCompletionRequest>
 
+/**
+ * POST /v1/completions (legacy text completions): the prompt is sent as raw text, without a chat
+ * template. One prompt per request; sampling parameters are accepted and ignored as for chat.
+ */
+export const CompletionRequest = z.object({
+  model: z.string().min(1),
+  prompt: z.union([z.string(), z.array(z.string()).length(1, 'one prompt per request is supported')]),
+  stream: z.boolean().nullish(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
+  max_tokens: z.number().int().positive().nullish(),
+  n: z.literal(1, { error: 'only n = 1 is supported' }).nullish(),
+  best_of: z.literal(1, { error: 'only best_of = 1 is supported' }).nullish(),
+  echo: z.literal(false, { error: 'echo is not supported by Silk models' }).nullish(),
+  logprobs: absent('logprobs'),
+  suffix: absent('suffix'),
+  stop: absent('stop')
+})
+export type CompletionRequest = z.output<typeof CompletionRequest>
+
+export function completionPrompt (prompt: CompletionRequest['prompt']): string {
+  return typeof prompt === 'string' ? prompt : prompt[0]!
+}
+
 /** POST /v1/moderations */
 export const ModerationRequest = z.object({
   model: z.string().min(1).optional(),
@@ -154,4 +177,33 @@ export function moderationVerdict (labels: readonly ScoredLabel[], threshold: nu
     scores[label] = score
   }
   return { flagged: Object.values(categories).some(Boolean), categories, category_scores: scores }
+}
+
+export function textCompletion (id: string, created: number, model: string, text: string, finish: FinishReason, tokens: number, silk: SilkProof): object {
+  return {
+    id,
+    object: 'text_completion',
+    created,
+    model,
+    system_fingerprint: null,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
+    usage: usageOf(tokens),
+    silk
+  }
+}
+
+export function completionChunk (
+  id: string, created: number, model: string,
+  choice: { text: string, finish_reason: FinishReason | null } | null,
+  extra: { usage?: Usage, silk?: SilkProof } = {}
+): object {
+  return {
+    id,
+    object: 'text_completion',
+    created,
+    model,
+    system_fingerprint: null,
+    choices: choice === null ? [] : [{ index: 0, text: choice.text, logprobs: null, finish_reason: choice.finish_reason }],
+    ...extra
+  }
 }

@@ -4,13 +4,14 @@ import type { AddressInfo } from 'node:net'
 import { pino, type Logger } from 'pino'
 import { loggerOptions } from '../protocol/logging.ts'
 import { BudgetExceededError, type ChatRequest, type PaidJob, type ProviderPool, type RunOptions, type VerifiedProvider } from '../client/index.ts'
+import type { ProviderView } from '../client/pool.ts'
 import { GatewayConfigError } from './config.ts'
 import { DEFAULTS } from './constants.ts'
 import { GatewayError, invalidRequest, modelNotFound, toGatewayError } from './errors.ts'
 import { isLoopbackHost, RequestGuard, SpendingLimits, type Reservation, type SpendingLimitsOptions } from './guard.ts'
 import {
-  ChatCompletionRequest, chatChunk, chatCompletion, chatTurns, ModerationRequest, moderationTexts, moderationVerdict,
-  parseBody, usageOf, type ModelEntry, type SilkProof
+  ChatCompletionRequest, chatChunk, chatCompletion, chatTurns, CompletionRequest, completionChunk, completionPrompt, ModerationRequest,
+  moderationTexts, moderationVerdict, parseBody, textCompletion, usageOf, type ModelEntry, type SilkProof
 } from './openai.ts'
 
 /** What the gateway needs of a ProviderPool: run work on the best provider of a model, with failover. */
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   maxBodyBytes?: number
   /** per job, once a provider is chosen; default the client's */
   jobTimeoutMs?: number
+  /** the pool's view of its providers, shown by /health (e.g. ProviderPool.view) */
+  health?: () => ProviderView[] | Promise<ProviderView[]>
 }
 
 export interface Gateway {
@@ -108,6 +111,12 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
         return
       }
       guard.check(req)
+      if (path === '/health') {
+        // for load balancers and monitors: no API key, and nothing secret (provider addresses are public)
+        allow(req, 'GET')
+        sendJson(res, 200, await health())
+        return
+      }
       const caller = callerKey(req)
       if (caller === undefined) throw new GatewayError(401, 'authentication_error', 'invalid_api_key', 'Incorrect or missing API key: send Authorization: Bearer <key>')
       facts.caller = caller
@@ -125,6 +134,9 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       } else if (path === '/v1/chat/completions') {
         allow(req, 'POST')
         await chat(req, res, gone, facts, caller)
+      } else if (path === '/v1/completions') {
+        allow(req, 'POST')
+        await complete(req, res, gone, facts, caller)
       } else if (path === '/v1/moderations') {
         allow(req, 'POST')
         await moderate(req, res, gone, facts, caller)
@@ -238,6 +250,48 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
       if (!gone.aborted) log.warn({ err, code: e.code }, 'stream failed after it began')
       events.fail(e)
     }
+  }
+
+  /** Legacy text completions: the prompt as raw text (no chat template), streamed or whole. */
+  async function complete (req: IncomingMessage, res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>, caller: string): Promise<void> {
+    const body = parseBody(CompletionRequest, await readJson(req))
+    await requireModel(body.model, 'text-generation')
+    const request: ChatRequest = { prompt: completionPrompt(body.prompt), maxNewTokens: body.max_tokens ?? options.defaultMaxTokens ?? DEFAULTS.maxTokens }
+    const id = `cmpl-${randomBytes(12).toString('hex')}`
+    const created = Math.floor(Date.now() / 1000)
+    const model = body.model
+    facts.model = model
+    if (body.stream !== true) {
+      const g = await spending(caller, async (maxCost) => await generate(model, request, gone, maxCost))
+      Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
+      sendJson(res, 200, textCompletion(id, created, model, g.text, finishReason(g), g.tokens, g.silk))
+      return
+    }
+    const events = new EventStream(res)
+    try {
+      const g = await spending(caller, async (maxCost) => await generate(model, request, gone, maxCost, (piece) => {
+        events.send(completionChunk(id, created, model, { text: piece, finish_reason: null }))
+      }))
+      Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
+      const withUsage = body.stream_options?.include_usage === true
+      events.send(completionChunk(id, created, model, { text: '', finish_reason: finishReason(g) }, withUsage ? {} : { silk: g.silk }))
+      if (withUsage) events.send(completionChunk(id, created, model, null, { usage: usageOf(g.tokens), silk: g.silk }))
+      events.done()
+    } catch (err) {
+      if (!events.started) throw err
+      const e = toGatewayError(err)
+      facts.error = e.code
+      if (!gone.aborted) log.warn({ err, code: e.code }, 'stream failed after it began')
+      events.fail(e)
+    }
+  }
+
+  /** What /health shows: the gateway is up; the models it offers; the providers as the pool sees them. */
+  async function health (): Promise<object> {
+    const models = (await options.models()).map((m) => m.id)
+    const providers = options.health !== undefined ? await options.health() : undefined
+    const usable = providers === undefined || providers.length === 0 || providers.some((p) => p.state !== 'cooling_down')
+    return { status: usable ? 'ok' : 'degraded', models, ...(providers !== undefined ? { providers } : {}) }
   }
 
   /**
