@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, stat, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { fromNano } from '@ton/core'
+import { Address, fromNano } from '@ton/core'
 import { pino } from 'pino'
 import { chainClient, registerProvider, walletFromKey } from '../chain/index.ts'
 import { Fees, Provider, providerAddress, Registry } from '../contracts/index.ts'
@@ -223,7 +223,7 @@ export async function claim (o: { config: string }): Promise<void> {
   const payouts = body.payouts ?? []
   if (payouts.length === 0) out('nothing to claim now (no channel owes enough to be worth its fees)')
   const link = explorerFor(config.chain.network, config.chain.endpoint)
-  for (const p of payouts) for (const line of payoutLines(p, link)) out(line)
+  for (const p of payouts) for (const line of payoutLines(p, link, config.chain.network)) out(line)
 }
 
 export async function payouts (o: { config: string }): Promise<void> {
@@ -233,14 +233,14 @@ export async function payouts (o: { config: string }): Promise<void> {
   if (list.length === 0) out('no payouts yet')
   let received = 0n
   for (const p of list) {
-    for (const line of payoutLines(p, link)) out(line)
+    for (const line of payoutLines(p, link, config.chain.network)) out(line)
     received += BigInt(p.received ?? '0')
   }
   if (list.length > 0) out(`total received by the owner: ${fromNano(received)} TON`)
 }
 
 /** One payout as an owner reads it: what reached the wallet first, then where it came from. */
-function payoutLines (p: SettledPayout, link: (hash: string) => string): string[] {
+function payoutLines (p: SettledPayout, link: (hash: string) => string, network: NetworkName): string[] {
   const when = new Date((p.ownerTime ?? p.time) * 1000).toISOString()
   const head = p.received !== undefined
     ? `${when}  owner received ${fromNano(BigInt(p.received))} TON`
@@ -250,7 +250,7 @@ function payoutLines (p: SettledPayout, link: (hash: string) => string): string[
   if (p.protocolFee !== undefined) parts.push(`protocol fee ${fromNano(BigInt(p.protocolFee))}`)
   if (p.payout !== undefined && p.received !== undefined) parts.push(`owner's receiving fee ${fromNano(BigInt(p.payout) - BigInt(p.received))}`)
   if (p.claimFees !== undefined) parts.push(`node gas ${fromNano(BigInt(p.claimFees))}`)
-  lines.push(`    ${parts.join(', ')}  channel ${p.channel}`)
+  lines.push(`    ${parts.join(', ')}  channel ${shown(Address.parse(p.channel), network, 'contract')}`)
   if (p.ownerTxHash !== undefined) lines.push(`    owner tx ${p.ownerTxHash}  ${link(p.ownerTxHash)}`)
   lines.push(`    claim tx ${p.txHash}  ${link(p.txHash)}`)
   return lines

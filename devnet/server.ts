@@ -7,14 +7,18 @@
 //   GET  /                   latest transactions
 //   GET  /tx/<hash>          one transaction (hex or base64url hash); ?format=json for JSON
 //   GET  /address/<address>  balance and recent transactions; ?format=json for JSON
+// The explorer labels Silk accounts (Registry, Provider, Channel by code; provider owner, gas
+// wallet, client, governor as a Silk contract vouches for them) and names Silk operations
+// (devnet/silk-accounts.ts); wallets are shown non-bounceable, contracts bounceable.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { Cell, WalletContractV3R2, WalletContractV4, WalletContractV5R1 } from '@ton/ton'
+import { Cell } from '@ton/ton'
 import { DevnetError, badRequest, httpCodeOf } from './errors.ts'
 import { LocalChain, parseAddress, parseHash, type ChainLogger, type DeliveryMode } from './LocalChain.ts'
 import { blockId, parseStackArgs, stackResultJson, transactionJson, friendly } from './tonapi.ts'
-import { describeAddress, describeTransaction, renderAddressHtml, renderIndexHtml, renderTxHtml } from './explorer.ts'
+import { describeAddress, describeTransaction, INDEX_SIZE, renderAddressHtml, renderIndexHtml, renderTxHtml } from './explorer.ts'
+import { SilkAccounts, walletCodes } from './silk-accounts.ts'
 
 export interface DevnetOptions {
   host?: string
@@ -78,13 +82,6 @@ function boc (p: Params, key: string, required: boolean): Cell | null {
 function txId (lt: bigint, hash: Buffer): Record<string, unknown> {
   return { '@type': 'internal.transactionId', lt: lt.toString(), hash: hash.toString('base64') }
 }
-
-const ZERO = Buffer.alloc(32)
-const walletCodes = new Map<string, string>([
-  [WalletContractV3R2.create({ workchain: 0, publicKey: ZERO }).init.code.hash().toString('hex'), 'wallet v3 r2'],
-  [WalletContractV4.create({ workchain: 0, publicKey: ZERO }).init.code.hash().toString('hex'), 'wallet v4 r2'],
-  [WalletContractV5R1.create({ workchain: 0, publicKey: ZERO }).init.code.hash().toString('hex'), 'wallet v5 r1']
-])
 
 function methods (chain: LocalChain): Record<string, Handler> {
   const mc = (): Record<string, unknown> => blockId(chain.blockSeqno)
@@ -268,6 +265,7 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
   const ownChain = opts.chain === undefined
   const chain = opts.chain ?? await LocalChain.create({ delivery: opts.delivery, hopDelayMs: opts.hopDelayMs, logger: opts.logger })
   const handlers = methods(chain)
+  const accounts = new SilkAccounts(chain)
   let baseUrl = ''
   let endpoint = ''
 
@@ -348,19 +346,24 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
     if (method === 'GET') {
       const asJson = url.searchParams.get('format') === 'json'
       try {
-        if (path === '/') { send(res, 200, renderIndexHtml(chain, endpoint), 'text/html; charset=utf-8'); return }
+        if (path === '/') {
+          const labels = await accounts.label(chain.recentTransactions(INDEX_SIZE).map((r) => r.account))
+          send(res, 200, renderIndexHtml(chain, endpoint, labels), 'text/html; charset=utf-8')
+          return
+        }
         if (path === '/health') { sendJson(res, 200, { ok: true, result: { now: chain.now(), block: chain.blockSeqno } }); return }
         if (path.startsWith('/tx/')) {
           const r = chain.getTransaction(decodeURIComponent(path.slice(4)))
           if (r === undefined) throw new DevnetError('NOT_FOUND', 'transaction not found')
-          const v = describeTransaction(chain, r)
+          const v = describeTransaction(chain, r, await accounts.label(SilkAccounts.addressesOf(r)))
           if (asJson) sendJson(res, 200, { ok: true, result: v })
           else send(res, 200, renderTxHtml(v), 'text/html; charset=utf-8')
           return
         }
         if (path.startsWith('/address/')) {
           const acc = await chain.getAccount(parseAddress(decodeURIComponent(path.slice(9))))
-          const v = describeAddress(chain, acc)
+          const txs = chain.getTransactions(acc.address, { limit: 50 })
+          const v = describeAddress(chain, acc, 50, await accounts.label([acc.address, ...txs.flatMap((r) => SilkAccounts.addressesOf(r))]))
           if (asJson) sendJson(res, 200, { ok: true, result: v })
           else send(res, 200, renderAddressHtml(v), 'text/html; charset=utf-8')
           return
@@ -410,6 +413,7 @@ export async function startDevnet (opts: DevnetOptions = {}): Promise<Devnet> {
           server.close(() => { resolve() })
           server.closeAllConnections()
         })
+        accounts.close()
         if (ownChain) await chain.close()
       })()
       await closing

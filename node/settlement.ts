@@ -292,8 +292,10 @@ export class Settlement {
     }
     this.c.metrics?.claims.inc({ outcome: 'ok' })
     const messages = claimMessages(tx)
-    // the gas wallet's own transaction and forward fee, plus what the channel kept of Fees.claimGas
-    const spent = sent.tx.totalFees.coins + forwardFees(sent.tx) + Fees.claimGas - messages.excesses
+    // the gas wallet's own transaction and forward fee, plus what the channel kept of Fees.claimGas,
+    // plus the gas wallet's fee for taking the excesses back
+    const spent = sent.tx.totalFees.coins + forwardFees(sent.tx) + Fees.claimGas - messages.excesses +
+      (messages.excesses > 0n ? await this.excessesFee(channel, sent.tx.lt, timeoutMs) : 0n)
     const payout: SettledPayout = {
       channel: channel.toString(),
       // what this claim moved: a claim that landed before a crash already took its part
@@ -321,6 +323,19 @@ export class Settlement {
       tx: payout.txHash, explorer: this.init.explorer(payout.txHash), ownerTx: payout.ownerTxHash
     }, 'claimed')
     return payout
+  }
+
+  /** What the gas wallet paid to take the claim's excesses back (0 when none came or it did not show up). */
+  private async excessesFee (channel: Address, sentLt: bigint, timeoutMs: number): Promise<bigint> {
+    try {
+      const tx = await waitForTransaction(this.c.chain, this.wallet.address, (t) => {
+        const info = t.inMessage?.info
+        return info?.type === 'internal' && info.src.equals(channel)
+      }, { sinceLt: sentLt, timeoutMs })
+      return tx.totalFees.coins
+    } catch {
+      return 0n
+    }
   }
 
   /** The owner's transaction that took the payout in; undefined when there was none or it did not show up in time. */
