@@ -4,6 +4,7 @@ import type { Bot } from 'grammy'
 import type { Message, Update, User, UserFromGetMe } from 'grammy/types'
 import { ProviderPool } from '../client/index.ts'
 import { askMessages, createBot, flaggedLabels, summaryMessages, warningFor, type BotOptions } from '../examples/telegram-bot/bot.ts'
+import { startGateway } from '../gateway/index.ts'
 import { startLocalNet, type LocalNet } from './localnet.ts'
 
 const BOT: UserFromGetMe = {
@@ -130,6 +131,28 @@ describe('the Telegram bot example, fed real Bot API updates, answering through 
     const flagged = flaggedLabels(scores, 0)
     expect(flagged.map((l) => l.label).sort()).toEqual(['spam', 'toxic'])
     expect(sent()[0]!.payload).toMatchObject({ chat_id: GROUP.id, text: warningFor(flagged), reply_parameters: { message_id: msg.message_id } })
+  })
+
+  it('works through a Silk gateway instead of the SDK: the same answer, the same moderation, no wallet in the bot', async () => {
+    const gateway = await startGateway({ pool, models: () => [{ id: 'tiny-chat', task: 'text-generation' }, { id: 'tiny-moderation', task: 'text-classification' }], apiKeys: ['sk-bot'] })
+    try {
+      const { bot, sent } = botWith({ pool: undefined, gateway: { url: gateway.url, apiKey: 'sk-bot' } })
+      const ask = message(PRIVATE, ALICE, '/ask What is TON?')
+      await bot.handleUpdate(update(ask))
+      expect(sent()[0]!.payload).toMatchObject({ chat_id: PRIVATE.id, text: await modelSays(askMessages('What is TON?')), reply_parameters: { message_id: ask.message_id } })
+      const text = 'buy cheap coins now, limited offer!!!'
+      const flagged = flaggedLabels((await pool.classify('tiny-moderation', [text])).labels[0]!, 0)
+      const { bot: moderator, sent: warned } = botWith({ pool: undefined, gateway: { url: gateway.url, apiKey: 'sk-bot' }, moderationThreshold: 0 })
+      await moderator.handleUpdate(update(message(GROUP, BOB, text)))
+      expect(warned()[0]!.payload.text).toBe(warningFor(flagged))
+      // a wrong key: the bot says Silk could not answer, and names no secret
+      const { bot: locked, sent: refused } = botWith({ pool: undefined, gateway: { url: gateway.url, apiKey: 'sk-wrong' } })
+      await locked.handleUpdate(update(message(PRIVATE, ALICE, '/ask What is TON?')))
+      expect(refused()[0]!.payload.text).toMatch(/Silk could not answer right now \(GatewayAnswerError\)/)
+      expect(() => createBot({ token: '1:x', chatModel: 'a', moderationModel: 'b' })).toThrow(/exactly one of/)
+    } finally {
+      await gateway.close()
+    }
   })
 
   it('sends nothing for messages it should leave alone', async () => {

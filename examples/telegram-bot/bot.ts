@@ -14,9 +14,71 @@ import { loggerOptions } from '../../protocol/logging.ts'
 /** What the bot needs of a ProviderPool. */
 export type BotPool = Pick<ProviderPool, 'use' | 'classify'>
 
+/** An OpenAI-compatible Silk gateway (`silk gateway`) the bot talks to instead of running the SDK itself. */
+export interface BotGateway {
+  /** e.g. http://127.0.0.1:8080 (the OpenAI base URL is this plus /v1) */
+  url: string
+  apiKey?: string
+}
+
+/** What the bot needs of Silk: a verified, paid chat answer and moderation labels. */
+interface Silk {
+  chat(model: string, messages: ChatTurn[], maxNewTokens: number): Promise<{ text: string, tokens: number, cost: string, via: string }>
+  classify(model: string, text: string): Promise<ScoredLabel[]>
+}
+
+/** Silk through the SDK's provider pool (the bot verifies and pays itself). */
+function poolSilk (pool: BotPool): Silk {
+  return {
+    async chat (model, messages, maxNewTokens) {
+      const r = await pool.use(model, async (p) => await p.session.chat(model, { messages, maxNewTokens } satisfies ChatRequest).result)
+      return { text: r.text, tokens: r.tokens, cost: r.cost.toString(), via: r.address }
+    },
+    async classify (model, text) {
+      return (await pool.classify(model, [text])).labels[0] ?? []
+    }
+  }
+}
+
+/** Silk through a gateway: it verifies and pays; each answer still carries its receipt (`silk`). */
+function gatewaySilk (gateway: BotGateway): Silk {
+  const base = gateway.url.replace(/\/+$/, '')
+  const post = async (path: string, body: unknown): Promise<any> => {
+    const res = await fetch(`${base}/v1${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(gateway.apiKey !== undefined ? { authorization: `Bearer ${gateway.apiKey}` } : {}) },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(60_000)
+    })
+    const json = await res.json().catch(() => ({})) as { error?: { code?: string, message?: string } }
+    if (!res.ok) throw new GatewayAnswerError(res.status, json.error?.code ?? 'error', json.error?.message ?? `HTTP ${res.status}`)
+    return json
+  }
+  return {
+    async chat (model, messages, maxNewTokens) {
+      const r = await post('/chat/completions', { model, messages, max_tokens: maxNewTokens })
+      return { text: String(r.choices?.[0]?.message?.content ?? ''), tokens: Number(r.usage?.completion_tokens ?? 0), cost: String(r.silk?.cost ?? '?'), via: base }
+    },
+    async classify (model, text) {
+      const r = await post('/moderations', { model, input: text })
+      const scores = (r.results?.[0]?.category_scores ?? {}) as Record<string, number>
+      return Object.entries(scores).map(([label, score]) => ({ label, score }))
+    }
+  }
+}
+
+/** A gateway refused or failed a request; `code` is its OpenAI error code. */
+export class GatewayAnswerError extends Error {
+  override name = 'GatewayAnswerError'
+  constructor (readonly status: number, readonly code: string, message: string) { super(message) }
+}
+
 export interface BotOptions {
   token: string
-  pool: BotPool
+  /** Silk through the SDK (the bot holds a wallet and pays) … */
+  pool?: BotPool
+  /** … or through a Silk gateway (the gateway holds the wallet); exactly one of the two */
+  gateway?: BotGateway
   /** a text-generation model, e.g. tiny-chat */
   chatModel: string
   /** a text-classification model, e.g. tiny-moderation */
@@ -72,7 +134,9 @@ export function warningFor (flagged: readonly ScoredLabel[]): string {
  * moderated) goes to a Silk provider; names, ids and the rest of the chat never do.
  */
 export function createBot (options: BotOptions): Bot {
-  const { pool, chatModel, moderationModel } = options
+  const { chatModel, moderationModel } = options
+  if ((options.pool === undefined) === (options.gateway === undefined)) throw new TypeError('createBot needs exactly one of `pool` and `gateway`')
+  const silk = options.pool !== undefined ? poolSilk(options.pool) : gatewaySilk(options.gateway!)
   const log = options.logger ?? pino(loggerOptions('silent'))
   const threshold = options.moderationThreshold ?? 0.5
   const safeLabels = options.safeLabels ?? ['ok']
@@ -83,9 +147,8 @@ export function createBot (options: BotOptions): Bot {
   })
 
   async function complete (messages: ChatTurn[]): Promise<string> {
-    const request: ChatRequest = { messages, maxNewTokens }
-    const result = await pool.use(chatModel, async (p) => await p.session.chat(chatModel, request).result)
-    log.info({ model: chatModel, tokens: result.tokens, cost: result.cost.toString(), provider: result.address }, 'answered')
+    const result = await silk.chat(chatModel, messages, maxNewTokens)
+    log.info({ model: chatModel, tokens: result.tokens, cost: result.cost, via: result.via }, 'answered')
     const text = result.text.trim()
     return text === '' ? '(the model gave an empty answer)' : text.slice(0, MAX_MESSAGE_CHARS)
   }
@@ -130,7 +193,7 @@ export function createBot (options: BotOptions): Bot {
     if (text.startsWith('/') || ctx.from.is_bot) return // a command for another bot
     let labels: ScoredLabel[]
     try {
-      labels = (await pool.classify(moderationModel, [text])).labels[0] ?? []
+      labels = await silk.classify(moderationModel, text)
     } catch (err) {
       log.warn({ err }, 'moderation failed')
       return
@@ -149,7 +212,8 @@ const list = (v: string | undefined): string[] => (v ?? '').split(',').map((s) =
 
 /**
  * Runs the bot with long polling. Settings from the environment:
- * TELEGRAM_BOT_TOKEN; SILK_NETWORK (mainnet, testnet or local: required, no default);
+ * TELEGRAM_BOT_TOKEN. Through a gateway: SILK_GATEWAY_URL (its base URL) and SILK_GATEWAY_API_KEY
+ * (optional); nothing else. Through the SDK: SILK_NETWORK (mainnet, testnet or local: required);
  * SILK_ENDPOINT (TON HTTP API), SILK_API_KEY (optional), SILK_REGISTRY,
  * SILK_MNEMONIC (the client wallet that opens and funds channels); SILK_PROVIDERS (comma-separated
  * multiaddrs; unset = discovery, from the SILK_BOOTSTRAP peers); TELEGRAM_API_ROOT (a self-hosted
@@ -164,6 +228,22 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
   }
   const log = pino(loggerOptions('info'))
   const token = need('TELEGRAM_BOT_TOKEN')
+  const models = {
+    chatModel: env.SILK_CHAT_MODEL ?? 'tiny-chat',
+    moderationModel: env.SILK_MODERATION_MODEL ?? 'tiny-moderation',
+    ...(env.TELEGRAM_API_ROOT !== undefined ? { apiRoot: env.TELEGRAM_API_ROOT } : {}),
+    logger: log
+  }
+  const gatewayUrl = env.SILK_GATEWAY_URL?.trim()
+  if (gatewayUrl !== undefined && gatewayUrl !== '') {
+    // through a gateway: no wallet or chain here, the gateway verifies and pays
+    const bot = createBot({ token, gateway: { url: gatewayUrl, ...(env.SILK_GATEWAY_API_KEY !== undefined ? { apiKey: env.SILK_GATEWAY_API_KEY } : {}) }, ...models })
+    const stop = (): void => { void bot.stop() }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    await bot.start({ onStart: (me) => { log.info({ bot: me.username, gateway: gatewayUrl }, 'polling') } })
+    return
+  }
   const network = need('SILK_NETWORK')
   if (network !== 'mainnet' && network !== 'testnet' && network !== 'local') throw new Error('SILK_NETWORK must be mainnet, testnet or local')
   const chain = chainClient(need('SILK_ENDPOINT'), env.SILK_API_KEY)
@@ -186,14 +266,7 @@ export async function main (env: NodeJS.ProcessEnv = process.env): Promise<void>
     },
     deposit: toNano(env.SILK_DEPOSIT ?? '0.5')
   })
-  const bot = createBot({
-    token,
-    pool,
-    chatModel: env.SILK_CHAT_MODEL ?? 'tiny-chat',
-    moderationModel: env.SILK_MODERATION_MODEL ?? 'tiny-moderation',
-    ...(env.TELEGRAM_API_ROOT !== undefined ? { apiRoot: env.TELEGRAM_API_ROOT } : {}),
-    logger: log
-  })
+  const bot = createBot({ token, pool, ...models })
   const stop = (): void => {
     void (async () => {
       await bot.stop()
