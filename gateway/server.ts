@@ -67,6 +67,20 @@ export interface Gateway {
 type Task = 'text-generation' | 'text-classification'
 interface Generated { text: string, tokens: number, maxNewTokens: number, silk: SilkProof }
 
+/** How one endpoint shapes a generation: its whole answer, its chunks, and the request. */
+interface GenerationShape {
+  model: string
+  request: ChatRequest
+  stream: boolean
+  includeUsage: boolean
+  whole: (g: Generated) => object
+  piece: (piece: string, first: boolean) => object
+  /** sent before the last chunk when nothing was streamed */
+  opening?: () => object
+  last: (g: Generated, extra: object) => object
+  usage: (extra: object) => object
+}
+
 /**
  * Serves the OpenAI HTTP API (models, chat completions with streaming, moderations) from Silk
  * providers. Every answer is a verified, paid result and carries its proof in a `silk` field.
@@ -217,65 +231,64 @@ export async function startGateway (options: GatewayOptions): Promise<Gateway> {
   async function chat (req: IncomingMessage, res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>, caller: string): Promise<void> {
     const body = parseBody(ChatCompletionRequest, await readJson(req))
     await requireModel(body.model, 'text-generation')
-    const request: ChatRequest = {
-      messages: chatTurns(body.messages),
-      maxNewTokens: body.max_completion_tokens ?? body.max_tokens ?? options.defaultMaxTokens ?? DEFAULTS.maxTokens
-    }
     const id = `chatcmpl-${randomBytes(12).toString('hex')}`
     const created = Math.floor(Date.now() / 1000)
     const model = body.model
-    facts.model = model
-    if (body.stream !== true) {
-      const g = await spending(caller, async (maxCost) => await generate(model, request, gone, maxCost))
-      Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
-      sendJson(res, 200, chatCompletion(id, created, model, g.text, finishReason(g), g.tokens, g.silk))
-      return
-    }
-    const events = new EventStream(res)
-    try {
-      const g = await spending(caller, async (maxCost) => await generate(model, request, gone, maxCost, (piece) => {
-        events.send(chatChunk(id, created, model, { delta: events.started ? { content: piece } : { role: 'assistant', content: piece }, finish_reason: null }))
-      }))
-      Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
-      if (!events.started) events.send(chatChunk(id, created, model, { delta: { role: 'assistant', content: '' }, finish_reason: null }))
-      // the proof rides on the last chunk: streamed text is provisional until it arrives
-      const withUsage = body.stream_options?.include_usage === true
-      events.send(chatChunk(id, created, model, { delta: {}, finish_reason: finishReason(g) }, withUsage ? {} : { silk: g.silk }))
-      if (withUsage) events.send(chatChunk(id, created, model, null, { usage: usageOf(g.tokens), silk: g.silk }))
-      events.done()
-    } catch (err) {
-      if (!events.started) throw err
-      const e = toGatewayError(err)
-      facts.error = e.code
-      if (!gone.aborted) log.warn({ err, code: e.code }, 'stream failed after it began')
-      events.fail(e)
-    }
+    await serveGeneration(res, gone, facts, caller, {
+      model,
+      request: { messages: chatTurns(body.messages), maxNewTokens: body.max_completion_tokens ?? body.max_tokens ?? options.defaultMaxTokens ?? DEFAULTS.maxTokens },
+      stream: body.stream === true,
+      includeUsage: body.stream_options?.include_usage === true,
+      whole: (g) => chatCompletion(id, created, model, g.text, finishReason(g), g.tokens, g.silk),
+      piece: (piece, first) => chatChunk(id, created, model, { delta: first ? { role: 'assistant', content: piece } : { content: piece }, finish_reason: null }),
+      // a chat stream always opens with the assistant's role, even when no text came
+      opening: () => chatChunk(id, created, model, { delta: { role: 'assistant', content: '' }, finish_reason: null }),
+      last: (g, extra) => chatChunk(id, created, model, { delta: {}, finish_reason: finishReason(g) }, extra),
+      usage: (extra) => chatChunk(id, created, model, null, extra)
+    })
   }
 
   /** Legacy text completions: the prompt as raw text (no chat template), streamed or whole. */
   async function complete (req: IncomingMessage, res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>, caller: string): Promise<void> {
     const body = parseBody(CompletionRequest, await readJson(req))
     await requireModel(body.model, 'text-generation')
-    const request: ChatRequest = { prompt: completionPrompt(body.prompt), maxNewTokens: body.max_tokens ?? options.defaultMaxTokens ?? DEFAULTS.maxTokens }
     const id = `cmpl-${randomBytes(12).toString('hex')}`
     const created = Math.floor(Date.now() / 1000)
     const model = body.model
-    facts.model = model
-    if (body.stream !== true) {
-      const g = await spending(caller, async (maxCost) => await generate(model, request, gone, maxCost))
-      Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
-      sendJson(res, 200, textCompletion(id, created, model, g.text, finishReason(g), g.tokens, g.silk))
+    await serveGeneration(res, gone, facts, caller, {
+      model,
+      request: { prompt: completionPrompt(body.prompt), maxNewTokens: body.max_tokens ?? options.defaultMaxTokens ?? DEFAULTS.maxTokens },
+      stream: body.stream === true,
+      includeUsage: body.stream_options?.include_usage === true,
+      whole: (g) => textCompletion(id, created, model, g.text, finishReason(g), g.tokens, g.silk),
+      piece: (piece) => completionChunk(id, created, model, { text: piece, finish_reason: null }),
+      last: (g, extra) => completionChunk(id, created, model, { text: '', finish_reason: finishReason(g) }, extra),
+      usage: (extra) => completionChunk(id, created, model, null, extra)
+    })
+  }
+
+  /**
+   * One generation served as one JSON answer or as server-sent events: chat and legacy
+   * completions differ only in the shape of their bodies and chunks.
+   */
+  async function serveGeneration (res: ServerResponse, gone: AbortSignal, facts: Record<string, unknown>, caller: string, g: GenerationShape): Promise<void> {
+    facts.model = g.model
+    if (!g.stream) {
+      const done = await spending(caller, async (maxCost) => await generate(g.model, g.request, gone, maxCost))
+      Object.assign(facts, { tokens: done.tokens, cost: done.silk.cost })
+      sendJson(res, 200, g.whole(done))
       return
     }
     const events = new EventStream(res)
     try {
-      const g = await spending(caller, async (maxCost) => await generate(model, request, gone, maxCost, (piece) => {
-        events.send(completionChunk(id, created, model, { text: piece, finish_reason: null }))
+      const done = await spending(caller, async (maxCost) => await generate(g.model, g.request, gone, maxCost, (piece) => {
+        events.send(g.piece(piece, !events.started))
       }))
-      Object.assign(facts, { tokens: g.tokens, cost: g.silk.cost })
-      const withUsage = body.stream_options?.include_usage === true
-      events.send(completionChunk(id, created, model, { text: '', finish_reason: finishReason(g) }, withUsage ? {} : { silk: g.silk }))
-      if (withUsage) events.send(completionChunk(id, created, model, null, { usage: usageOf(g.tokens), silk: g.silk }))
+      Object.assign(facts, { tokens: done.tokens, cost: done.silk.cost })
+      if (!events.started && g.opening !== undefined) events.send(g.opening())
+      // the proof rides on the last chunk: streamed text is provisional until it arrives
+      events.send(g.last(done, g.includeUsage ? {} : { silk: done.silk }))
+      if (g.includeUsage) events.send(g.usage({ usage: usageOf(done.tokens), silk: done.silk }))
       events.done()
     } catch (err) {
       if (!events.started) throw err
