@@ -2,7 +2,7 @@ import {
   Address, beginCell, Cell, contractAddress, SendMode,
   type Contract, type ContractProvider, type Sender
 } from '@ton/core'
-import { signatureCell } from '../protocol/cells.ts'
+import { signatureCell, parseSignatureCell } from '../protocol/cells.ts'
 import { channelCode } from './code.ts'
 import { Fees, Op } from './constants.ts'
 import { publicKeyToInt, uint256ToBuffer, type PublicKey } from './keys.ts'
@@ -165,8 +165,8 @@ export class Channel implements Contract {
     if (s.loadUint(32) !== Op.claim) throw new Error('not a claim')
     const queryId = s.loadUintBig(64)
     const voucher = s.loadRef()
-    const clientSig = s.loadRef().beginParse().loadBuffer(64)
-    const nodeSig = s.loadRef().beginParse().loadBuffer(64)
+    const clientSig = parseSignatureCell(s.loadRef())
+    const nodeSig = parseSignatureCell(s.loadRef())
     s.endParse()
     return { queryId, voucher, clientSig, nodeSig }
   }
@@ -187,8 +187,8 @@ export class Channel implements Contract {
     if (s.loadUint(32) !== Op.cooperativeClose) throw new Error('not a cooperative_close')
     const queryId = s.loadUintBig(64)
     const request = s.loadRef()
-    const clientSig = s.loadRef().beginParse().loadBuffer(64)
-    const nodeSig = s.loadRef().beginParse().loadBuffer(64)
+    const clientSig = parseSignatureCell(s.loadRef())
+    const nodeSig = parseSignatureCell(s.loadRef())
     s.endParse()
     return { queryId, request, clientSig, nodeSig }
   }

@@ -3,7 +3,7 @@ import {
   type Contract, type ContractProvider, type Sender
 } from '@ton/core'
 import { providerCode } from './code.ts'
-import { signatureCell } from '../protocol/cells.ts'
+import { signatureCell, parseSignatureCell } from '../protocol/cells.ts'
 import { Fees, Op } from './constants.ts'
 import { publicKeyToInt, type PublicKey } from './keys.ts'
 
@@ -150,9 +150,9 @@ export class Provider implements Contract {
     if (s.loadUint(32) !== Op.reportEquivocation) throw new Error('not a report_equivocation')
     const queryId = s.loadUintBig(64)
     const receiptA = s.loadRef()
-    const sigA = s.loadRef().beginParse().loadBuffer(64)
+    const sigA = parseSignatureCell(s.loadRef())
     const receiptB = s.loadRef()
-    const sigB = s.loadRef().beginParse().loadBuffer(64)
+    const sigB = parseSignatureCell(s.loadRef())
     s.endParse()
     return { queryId, receiptA, sigA, receiptB, sigB }
   }

@@ -2,7 +2,7 @@ import {
   Address, beginCell, Cell, contractAddress, SendMode,
   type Builder, type Contract, type ContractProvider, type Sender, type Slice
 } from '@ton/core'
-import { buildRegistration, signatureCell, signCell } from '../protocol/cells.ts'
+import { buildRegistration, signatureCell, signCell, parseSignatureCell } from '../protocol/cells.ts'
 import { channelCode, providerCode, registryCode } from './code.ts'
 import { Bounds, Fees, Op } from './constants.ts'
 import { hash256ToInt, publicKeyToInt, type Hash256, type PublicKey } from './keys.ts'
@@ -207,7 +207,7 @@ export class Registry implements Contract {
   static parseRegisterProvider (cell: Cell): RegisterProviderMessage {
     const s = cell.beginParse()
     if (s.loadUint(32) !== Op.registerProvider) throw new Error('not a register_provider')
-    const parsed = { queryId: s.loadUintBig(64), nodeKey: s.loadUintBig(256), stake: s.loadCoins(), signature: s.loadRef().beginParse().loadBuffer(64) }
+    const parsed = { queryId: s.loadUintBig(64), nodeKey: s.loadUintBig(256), stake: s.loadCoins(), signature: parseSignatureCell(s.loadRef()) }
     s.endParse()
     return parsed
   }

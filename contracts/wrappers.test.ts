@@ -37,6 +37,15 @@ function withOp (cell: Cell, op: number): Cell {
   return beginCell().storeUint(op >>> 0, 32).storeSlice(cell.beginParse().skip(32)).endCell()
 }
 
+/** The message with its `ref`-th reference (a signature cell) replaced by a longer one. */
+function withLongSig (cell: Cell, ref: number, sig: Buffer): Cell {
+  const refs = [...cell.refs]
+  refs[ref] = beginCell().storeBuffer(sig).endCell()
+  const b = beginCell().storeBits(cell.beginParse().loadBits(cell.bits.length))
+  for (const r of refs) b.storeRef(r)
+  return b.endCell()
+}
+
 function readSig (s: Slice): Buffer {
   const c = s.loadRef().beginParse()
   const sig = c.loadBuffer(64)
@@ -122,6 +131,10 @@ describe('Provider: messages', () => {
       if (m.build !== undefined) expect(m.parse(m.build())).toEqual({ queryId: 0n })
       expect(() => m.parse(withOp(cell, m.op ^ 1))).toThrow(`not a ${m.name}`)
       expect(() => m.parse(trailing(cell))).toThrow()
+      // a signature cell with one byte too many (either signature) is refused, as on chain
+      const long = Buffer.alloc(65, 0x5c)
+      expect(() => m.parse(withLongSig(cell, 1, long))).toThrow()
+      expect(() => m.parse(withLongSig(cell, 2, long))).toThrow()
     })
   }
 
@@ -145,6 +158,9 @@ describe('Provider: messages', () => {
     expect(Provider.parseReportEquivocation(Provider.reportEquivocationMessage({ receiptA, sigA, receiptB, sigB })).queryId).toBe(0n)
     expect(() => Provider.parseReportEquivocation(withOp(cell, Op.claim))).toThrow('not a report_equivocation')
     expect(() => Provider.parseReportEquivocation(trailing(cell))).toThrow()
+    // signature cells hold exactly 64 bytes (refs: receipt a, sig a, receipt b, sig b)
+    expect(() => Provider.parseReportEquivocation(withLongSig(cell, 1, Buffer.alloc(65, 1)))).toThrow()
+    expect(() => Provider.parseReportEquivocation(withLongSig(cell, 3, Buffer.alloc(65, 1)))).toThrow()
   })
 })
 
@@ -230,6 +246,10 @@ describe('Channel: messages', () => {
       expect(m.parse(m.build()).queryId).toBe(0n)
       expect(() => m.parse(withOp(cell, m.op ^ 1))).toThrow(`not a ${m.name}`)
       expect(() => m.parse(trailing(cell))).toThrow()
+      // a signature cell with one byte too many (either signature) is refused, as on chain
+      const long = Buffer.alloc(65, 0x5c)
+      expect(() => m.parse(withLongSig(cell, 1, long))).toThrow()
+      expect(() => m.parse(withLongSig(cell, 2, long))).toThrow()
     })
   }
 
@@ -250,6 +270,10 @@ describe('Channel: messages', () => {
       if (m.build !== undefined) expect(m.parse(m.build())).toEqual({ queryId: 0n })
       expect(() => m.parse(withOp(cell, m.op ^ 1))).toThrow(`not a ${m.name}`)
       expect(() => m.parse(trailing(cell))).toThrow()
+      // a signature cell with one byte too many (either signature) is refused, as on chain
+      const long = Buffer.alloc(65, 0x5c)
+      expect(() => m.parse(withLongSig(cell, 1, long))).toThrow()
+      expect(() => m.parse(withLongSig(cell, 2, long))).toThrow()
     })
   }
 })

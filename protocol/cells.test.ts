@@ -4,7 +4,7 @@ import { keyPairFromSeed } from '@ton/crypto'
 import { describe, expect, it } from 'vitest'
 import {
   buildCloseRequest, buildReceipt, buildRegistration, buildVoucher, cellFromBoc, CLOSE_REQUEST_TAG, GLOBAL_IDS, globalIdOf,
-  nextReceiptsRoot, parseCloseRequest, parseReceipt, parseRegistration, parseVoucher, RECEIPT_TAG, receiptCost, REGISTRATION_TAG,
+  nextReceiptsRoot, parseCloseRequest, parseReceipt, parseRegistration, parseSignatureCell, parseVoucher, RECEIPT_TAG, receiptCost, REGISTRATION_TAG,
   signatureCell, signCell, verifyCell, VOUCHER_TAG, ZERO_ROOT,
   type CloseRequest, type Receipt, type Registration, type Voucher
 } from './cells.ts'
@@ -344,3 +344,13 @@ const RECEIPT_GOLDEN = '8640a52f4e66ab3571c3bdc72f088b92a29eadb162ab756ac9714c61
 const VOUCHER_GOLDEN = '6065128a64b48ae24eb319e58589ea1e727b0165299a64ac64005ebfbfaf030d'
 const CLOSE_GOLDEN = 'a2aca21a87df233db9259dc456a5da8e23bd3f5aba0262bc307e969c87aa6934'
 const REGISTRATION_GOLDEN = '17fc728e7b4bcbf752c51c388d449f23d159b786a83f9ed000fc46f650a34f7a'
+
+describe('signature cells', () => {
+  it('hold exactly 64 bytes: one more or one less is refused', () => {
+    const sig = Buffer.alloc(64, 7)
+    expect(parseSignatureCell(signatureCell(sig))).toEqual(sig)
+    expect(() => parseSignatureCell(beginCell().storeBuffer(Buffer.alloc(65, 7)).endCell())).toThrow()
+    expect(() => parseSignatureCell(beginCell().storeBuffer(Buffer.alloc(63, 7)).endCell())).toThrow()
+    expect(() => parseSignatureCell(beginCell().storeBuffer(sig).storeRef(Cell.EMPTY).endCell())).toThrow()
+  })
+})

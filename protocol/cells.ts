@@ -195,6 +195,14 @@ export function signatureCell (sig: Buffer): Cell {
   return beginCell().storeBuffer(sig, 64).endCell()
 }
 
+/** The 64-byte signature of a signature$_ cell; anything more or less is refused. */
+export function parseSignatureCell (cell: Cell): Buffer {
+  const s = cell.beginParse()
+  const sig = s.loadBuffer(64)
+  s.endParse()
+  return sig
+}
+
 // Ed25519 through node:crypto (OpenSSL): the same deterministic signatures as @ton/crypto's
 // tweetnacl, about 100x faster, which matters at two signatures and two checks per job.
 const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex')
