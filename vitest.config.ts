@@ -7,6 +7,9 @@ export default defineConfig({
     exclude: ['node_modules/**', '.stryker-tmp/**', 'reports/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    pool: 'forks'
+    pool: 'forks',
+    // vitest's default is one worker less than the cores: one on a 2-core machine, where most test
+    // files wait on loopback networks and a local chain rather than compute
+    maxWorkers: 2
   }
 })
