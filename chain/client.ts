@@ -8,11 +8,21 @@
 // clock was advanced (devnet `advanceTime`) rejects as expired; `sendTransfer` takes it from chain
 // time instead (`sync_utime` of getAddressInformation, which the public API also returns).
 
+import type { NetworkName } from '../protocol/cells.ts'
 import { keyPairFromSecretKey, keyPairFromSeed, type KeyPair } from '@ton/crypto'
 import {
   Address, beginCell, Cell, external, internal, storeMessage, TonClient, WalletContractV4, WalletContractV5R1,
   SendMode, type MessageRelaxed, type Sender, type SenderArguments, type Transaction
 } from '@ton/ton'
+
+/**
+ * An address as the network's explorers show it: testOnly on testnet and the local chain;
+ * wallets non-bounceable (a transfer to a wallet that is not deployed yet must not bounce back),
+ * contracts bounceable.
+ */
+export function shown (address: Address, network: NetworkName, kind: 'wallet' | 'contract'): string {
+  return address.toString({ urlSafe: true, bounceable: kind === 'contract', testOnly: network !== 'mainnet' })
+}
 
 export interface ChainClientOptions {
   /** Request timeout (default 30 s). */

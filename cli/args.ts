@@ -4,7 +4,9 @@ import { InvalidArgumentError } from 'commander'
 // nothing heavy (no @ton/*, no libp2p): the full checks that need those (address checksums,
 // multiaddr protocols) run first thing in the command, still before anything is written.
 
-export type NetworkName = 'local' | 'testnet' | 'mainnet'
+import type { NetworkName } from '../protocol/cells.ts'
+
+export type { NetworkName }
 export type WalletKind = 'v4' | 'w5'
 
 const NETWORKS: readonly NetworkName[] = ['local', 'testnet', 'mainnet']

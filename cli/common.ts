@@ -3,9 +3,11 @@ import { readFile, stat } from 'node:fs/promises'
 import { Address, fromNano } from '@ton/core'
 import { mnemonicToPrivateKey, mnemonicValidate } from '@ton/crypto'
 import type { TonClient } from '@ton/ton'
-import { networkWalletFromKey, walletFromKey, type AnyKeyWallet } from '../chain/client.ts'
+import { networkWalletFromKey, shown, walletFromKey, type AnyKeyWallet } from '../chain/client.ts'
 import { GLOBAL_IDS } from '../protocol/cells.ts'
 import type { NetworkName, WalletKind } from './args.ts'
+
+export { shown }
 
 // Helpers the command modules share (they may load @ton/*: they run only inside a command).
 
@@ -19,14 +21,6 @@ export class CliError extends Error {
 
 export const out = (line: string): void => { process.stdout.write(line + '\n') }
 
-/**
- * An address as the network's explorers show it: testOnly on testnet and the local chain;
- * wallets non-bounceable (a transfer to a wallet that is not deployed yet must not bounce back),
- * contracts bounceable.
- */
-export function shown (address: Address, network: NetworkName, kind: 'wallet' | 'contract'): string {
-  return address.toString({ urlSafe: true, bounceable: kind === 'contract', testOnly: network !== 'mainnet' })
-}
 
 /** Parses an address with its checksum; the error names the option. */
 export function parseAddress (value: string, option: string): Address {

@@ -47,8 +47,8 @@ export async function init (o: InitOptions): Promise<void> {
   const identity = await createKeyFile(join(dir, 'node.key'))
   const config = {
     keyFile: 'node.key',
-    providerOwner: owner.toString({ bounceable: false, testOnly: o.network !== 'mainnet' }),
-    chain: { network: o.network, endpoint: o.endpoint, registry: registry.toString({ testOnly: o.network !== 'mainnet' }) },
+    providerOwner: shown(owner, o.network, 'wallet'),
+    chain: { network: o.network, endpoint: o.endpoint, registry: shown(registry, o.network, 'contract') },
     modelsDir,
     dataDir: 'data',
     listen: [o.listen],

@@ -1,19 +1,14 @@
-import { isIP } from 'node:net'
 import type { IncomingMessage } from 'node:http'
+import { isLoopbackHost } from '../protocol/net.ts'
 import { GatewayError } from './errors.ts'
+
+export { isLoopbackHost }
 
 // What stands between the open web and the wallet behind a gateway: which hosts, origins and
 // content types may reach a paid endpoint, and how much may be spent per period.
 
 const LOOPBACK_NAMES = new Set(['localhost', '127.0.0.1', '::1', '[::1]'])
 
-/** True for addresses only this machine can reach (what a gateway may bind without API keys). */
-export function isLoopbackHost (host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '')
-  if (bare === 'localhost') return true
-  if (isIP(bare) === 4) return bare.startsWith('127.')
-  return bare === '::1'
-}
 
 export interface RequestGuardOptions {
   /** Host header names accepted (without port); default: the loopback names when bound to loopback */

@@ -1,6 +1,6 @@
 import { Address } from '@ton/core'
 import type { Logger } from 'pino'
-import { chainClient, walletSender, type AnyKeyWallet } from '../chain/index.ts'
+import { chainClient, shown, walletSender, type AnyKeyWallet } from '../chain/index.ts'
 import type { TonClient } from '@ton/ton'
 import { ChannelError, discoveredCandidates, ProviderPool, SilkClient, SilkError, type Candidate } from '../client/index.ts'
 import { Fees } from '../contracts/index.ts'
@@ -39,7 +39,7 @@ export async function launchGateway (config: GatewayConfig, secrets: GatewaySecr
     tee: config.tee,
     ...(config.maxPricePerUnit !== undefined ? { maxPricePerUnit: config.maxPricePerUnit } : {})
   })
-  const funds = new WalletFunds(chain, secrets.wallet.address.toString({ bounceable: false, testOnly: config.chain.network !== 'mainnet' }), secrets.wallet.address, config.deposit + Fees.channelDeployGas)
+  const funds = new WalletFunds(chain, shown(secrets.wallet.address, config.chain.network, 'wallet'), secrets.wallet.address, config.deposit + Fees.channelDeployGas)
   const explained: GatewayPool = {
     use: async (model, work, signal) => {
       try {

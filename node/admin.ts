@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
-import { isIP, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { isLoopbackHost } from '../protocol/net.ts'
 import type { Logger } from 'pino'
 import { ConfigError } from './config.ts'
 import type { ProviderNode } from './provider-node.ts'
@@ -16,11 +17,6 @@ export interface AdminListen {
 export const ADMIN_TOKEN_ENV = 'SILK_ADMIN_TOKEN'
 const MIN_TOKEN_CHARS = 16
 
-/** Only addresses that cannot be reached from another machine. */
-export function isLoopbackHost (host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true
-  return isIP(host) === 4 && host.startsWith('127.')
-}
 
 function digest (value: string): Buffer {
   return createHash('sha256').update(value).digest()

@@ -325,30 +325,29 @@ export class Settlement {
     return payout
   }
 
-  /** What the gas wallet paid to take the claim's excesses back (0 when none came or it did not show up). */
+  /** What the gas wallet paid to take the claim's excesses back (0 when it did not show up). */
   private async excessesFee (channel: Address, sentLt: bigint, timeoutMs: number): Promise<bigint> {
-    try {
-      const tx = await waitForTransaction(this.c.chain, this.wallet.address, (t) => {
-        const info = t.inMessage?.info
-        return info?.type === 'internal' && info.src.equals(channel)
-      }, { sinceLt: sentLt, timeoutMs })
-      return tx.totalFees.coins
-    } catch {
-      return 0n
-    }
+    const tx = await this.incoming(this.wallet.address, channel, { sinceLt: sentLt, timeoutMs })
+    return tx?.totalFees.coins ?? 0n
   }
 
   /** The owner's transaction that took the payout in; undefined when there was none or it did not show up in time. */
   private async ownerTransaction (channel: Address, messages: ClaimMessages, timeoutMs: number): Promise<Transaction | undefined> {
     const { owner, payoutLt } = messages
     if (owner === undefined || payoutLt === undefined) return undefined
+    const tx = await this.incoming(owner, channel, { createdLt: payoutLt, timeoutMs })
+    if (tx === undefined) this.c.logger.warn({ channel: channel.toString() }, 'the owner\'s payout transaction did not show up; silk payouts shows the claim only')
+    return tx
+  }
+
+  /** The transaction of `account` that took in a message from `from` (the one created at `createdLt`, if given). */
+  private async incoming (account: Address, from: Address, o: { createdLt?: bigint, sinceLt?: bigint, timeoutMs: number }): Promise<Transaction | undefined> {
     try {
-      return await waitForTransaction(this.c.chain, owner, (t) => {
+      return await waitForTransaction(this.c.chain, account, (t) => {
         const info = t.inMessage?.info
-        return info?.type === 'internal' && info.src.equals(channel) && info.createdLt === payoutLt
-      }, { timeoutMs })
-    } catch (err) {
-      this.c.logger.warn({ channel: channel.toString(), err: (err as Error).message }, 'the owner\'s payout transaction did not show up; silk payouts shows the claim only')
+        return info?.type === 'internal' && info.src.equals(from) && (o.createdLt === undefined || info.createdLt === o.createdLt)
+      }, { timeoutMs: o.timeoutMs, ...(o.sinceLt !== undefined ? { sinceLt: o.sinceLt } : {}) })
+    } catch {
       return undefined
     }
   }
